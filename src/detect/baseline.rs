@@ -1,0 +1,284 @@
+//! Unusual volume: an identity's count over a sliding window against what its own history
+//! predicts, or, while it has too little history, what its peer group (`actor.role`) predicts.
+//!
+//! History is kept as an exponentially weighted mean and variance of the identity's counts per
+//! active window-sized bucket (idle buckets are skipped, so shift patterns do not count as zeros).
+//! The upper-tail p-value comes from a negative binomial when the history is overdispersed, else
+//! from a Poisson. A second gate compares the count with the current per-identity mean of the
+//! peer group, so a surge that the whole group shares (a Monday) stays quiet.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use statrs::distribution::{DiscreteCDF, NegativeBinomial, Poisson};
+
+use super::Finding;
+use crate::alert::cap_event_ids;
+use crate::event::{Event, Field};
+use crate::rules::model::BaselineSpec;
+use crate::time::{Span, Timestamp};
+
+/// Identities idle this long are forgotten.
+const FORGET_AFTER: Span = Span::from_secs(14 * 86_400);
+/// A rate never drops below this many events per window in the tests, so a nearly silent
+/// history does not make every handful of events "impossible".
+const MIN_EXPECTED: f64 = 1.0;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    peer: Field,
+    window: Span,
+    alpha: f64,
+    min_history: u32,
+    min_peer_samples: u32,
+    min_count: u64,
+    p_value: f64,
+    peer_ratio: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    s: Settings,
+    pub(crate) state: BaselineState,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BaselineState {
+    identities: HashMap<String, IdentityRate>,
+    peers: HashMap<String, PeerGroup>,
+}
+
+/// Exponentially weighted mean and variance of per-bucket counts.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct Moments {
+    mean: f64,
+    var: f64,
+    samples: u32,
+}
+
+impl Moments {
+    fn add(&mut self, x: f64, alpha: f64) {
+        if self.samples == 0 {
+            self.mean = x;
+            self.var = 0.0;
+        } else {
+            let diff = x - self.mean;
+            let incr = alpha * diff;
+            self.mean += incr;
+            self.var = (1.0 - alpha) * (self.var + diff * incr);
+        }
+        self.samples = self.samples.saturating_add(1);
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct IdentityRate {
+    /// Events in the sliding window: time and id.
+    recent: VecDeque<(Timestamp, String)>,
+    bucket: i64,
+    bucket_count: u64,
+    history: Moments,
+    last_seen: Timestamp,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct PeerGroup {
+    history: Moments,
+    /// The group's events in the sliding window, and per identity how many.
+    recent: VecDeque<(Timestamp, String)>,
+    active: HashMap<String, u32>,
+}
+
+impl PeerGroup {
+    fn evict(&mut self, cutoff: Timestamp) {
+        while self.recent.front().is_some_and(|(t, _)| *t <= cutoff) {
+            let Some((_, who)) = self.recent.pop_front() else { break };
+            if let Some(n) = self.active.get_mut(&who) {
+                *n -= 1;
+                if *n == 0 {
+                    self.active.remove(&who);
+                }
+            }
+        }
+    }
+
+    /// Mean events per active identity in the window, leaving `who` out.
+    fn current_mean_without(&self, who: &str) -> Option<f64> {
+        let own = self.active.get(who).copied().unwrap_or(0) as f64;
+        let others = self.active.len() - usize::from(self.active.contains_key(who));
+        (others > 0).then(|| (self.recent.len() as f64 - own) / others as f64)
+    }
+}
+
+fn evict_recent(recent: &mut VecDeque<(Timestamp, String)>, cutoff: Timestamp) {
+    while recent.front().is_some_and(|(t, _)| *t <= cutoff) {
+        recent.pop_front();
+    }
+}
+
+/// P(X >= observed) for a count with this mean and variance.
+pub fn upper_tail(observed: u64, mean: f64, var: f64) -> f64 {
+    let mean = mean.max(MIN_EXPECTED);
+    if observed == 0 {
+        return 1.0;
+    }
+    let k = observed - 1;
+    if var > mean * 1.05 {
+        let r = mean * mean / (var - mean);
+        if let Ok(nb) = NegativeBinomial::new(r, r / (r + mean)) {
+            return nb.sf(k);
+        }
+    }
+    Poisson::new(mean).map_or(1.0, |p| p.sf(k))
+}
+
+impl Baseline {
+    pub fn new(spec: &BaselineSpec) -> Self {
+        Baseline {
+            s: Settings {
+                peer: spec.peer.clone(),
+                window: spec.window,
+                alpha: spec.alpha,
+                min_history: spec.min_history,
+                min_peer_samples: spec.min_peer_samples,
+                min_count: spec.min_count,
+                p_value: spec.p_value,
+                peer_ratio: spec.peer_ratio,
+            },
+            state: BaselineState::default(),
+        }
+    }
+
+    pub fn on_event(&mut self, ev: &Event) -> Option<Finding> {
+        let s = &self.s;
+        let t = ev.time;
+        let cutoff = t.saturating_sub(s.window);
+        let mut peer_key = String::new();
+        match ev.get(&s.peer) {
+            Some(v) => v.render(&mut peer_key),
+            None => peer_key.push_str("(none)"),
+        }
+        let peer = self.state.peers.entry(peer_key.clone()).or_default();
+        let me = self.state.identities.entry(ev.actor.id.clone()).or_insert_with(|| IdentityRate {
+            bucket: t.bucket(s.window),
+            ..IdentityRate::default()
+        });
+
+        let bucket = t.bucket(s.window);
+        if bucket > me.bucket {
+            if me.bucket_count > 0 {
+                let x = me.bucket_count as f64;
+                me.history.add(x, s.alpha);
+                peer.history.add(x, s.alpha);
+            }
+            me.bucket = bucket;
+            me.bucket_count = 0;
+        }
+        me.bucket_count += 1;
+        me.last_seen = t;
+        evict_recent(&mut me.recent, cutoff);
+        me.recent.push_back((t, ev.id.clone()));
+        peer.evict(cutoff);
+        peer.recent.push_back((t, ev.actor.id.clone()));
+        *peer.active.entry(ev.actor.id.clone()).or_default() += 1;
+
+        let observed = me.recent.len() as u64;
+        if observed < s.min_count {
+            return None;
+        }
+        let (expected, basis) = if me.history.samples >= s.min_history {
+            (me.history, "self")
+        } else if peer.history.samples >= s.min_peer_samples {
+            (peer.history, "peer")
+        } else {
+            return None;
+        };
+        let p = upper_tail(observed, expected.mean, expected.var);
+        if p >= s.p_value {
+            return None;
+        }
+        let peer_now = peer.current_mean_without(&ev.actor.id);
+        if peer_now.is_some_and(|m| (observed as f64) < s.peer_ratio * m) {
+            return None;
+        }
+
+        let mut details = serde_json::Map::new();
+        details.insert("window".into(), s.window.to_string().into());
+        details.insert("observed".into(), observed.into());
+        details.insert("expected".into(), json!(round3(expected.mean.max(MIN_EXPECTED))));
+        details.insert("variance".into(), json!(round3(expected.var)));
+        details.insert("p_value".into(), json!(p));
+        details.insert("basis".into(), basis.into());
+        details.insert("history_windows".into(), me.history.samples.into());
+        details.insert("peer_group".into(), peer_key.clone().into());
+        details.insert("peer_current_mean".into(), json!(peer_now.map(round3)));
+        let source = match basis {
+            "self" => format!("its own history of {} active windows", me.history.samples),
+            _ => format!("its peer group {peer_key}, as it has too little history"),
+        };
+        let ids: Vec<String> = me.recent.iter().map(|(_, id)| id.clone()).collect();
+        Some(Finding {
+            identity: ev.actor.id.clone(),
+            first_seen: me.recent.front().map_or(t, |(t0, _)| *t0),
+            event_ids: cap_event_ids(ids),
+            summary: format!(
+                "{} did {observed} matching events within {}, where {source} predicts about {:.1} (p = {p:.2e})",
+                ev.actor.id,
+                s.window,
+                expected.mean.max(MIN_EXPECTED)
+            ),
+            details,
+        })
+    }
+
+    pub fn expire(&mut self, watermark: Timestamp) {
+        let cutoff = watermark.saturating_sub(self.s.window);
+        let forget = watermark.saturating_sub(FORGET_AFTER);
+        self.state.identities.retain(|_, r| {
+            evict_recent(&mut r.recent, cutoff);
+            r.last_seen > forget
+        });
+        for p in self.state.peers.values_mut() {
+            p.evict(cutoff);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.state.identities.len()
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_tail_matches_known_values() {
+        // P(X >= 1 | λ = 1) = 1 - e^-1
+        assert!((upper_tail(1, 1.0, 1.0) - (1.0 - (-1.0f64).exp())).abs() < 1e-12);
+        assert_eq!(upper_tail(0, 5.0, 5.0), 1.0);
+        assert!(upper_tail(60, 10.0, 10.0) < 1e-15);
+    }
+
+    #[test]
+    fn overdispersion_widens_the_tail() {
+        let poisson = upper_tail(25, 10.0, 10.0);
+        let nb = upper_tail(25, 10.0, 40.0);
+        assert!(nb > poisson * 100.0, "nb {nb} poisson {poisson}");
+    }
+
+    #[test]
+    fn moments_track_mean_and_spread() {
+        let mut m = Moments::default();
+        for x in [10.0, 12.0, 8.0, 10.0, 11.0, 9.0, 10.0, 10.0] {
+            m.add(x, 0.2);
+        }
+        assert!((m.mean - 10.0).abs() < 1.0, "{m:?}");
+        assert!(m.var > 0.5 && m.var < 5.0, "{m:?}");
+    }
+}

@@ -1,0 +1,144 @@
+//! Checks against the context tables: off-case access (no active case for the tenant, a closed
+//! case, someone else's case) and privileged work without a valid JIT grant (missing, expired,
+//! revoked). Both are stateless: all state lives in the tables.
+
+use serde_json::json;
+
+use super::{describe_target, human_span, Finding};
+use crate::engine::context::{CaseTable, GrantEnd, GrantTable};
+use crate::event::Event;
+use crate::rules::model::{JitKind, JitSpec, OffCaseKind, OffCaseSpec};
+use crate::time::Span;
+
+#[derive(Debug, Clone)]
+pub struct OffCaseCheck {
+    report: Vec<OffCaseKind>,
+}
+
+impl OffCaseCheck {
+    pub fn new(spec: &OffCaseSpec) -> Self {
+        OffCaseCheck { report: spec.report.clone() }
+    }
+
+    pub fn check(&self, ev: &Event, cases: &CaseTable, grace: Span) -> Option<Finding> {
+        let tenant = ev.target.tenant.as_deref()?;
+        let agent = ev.actor.id.as_str();
+        let t = ev.time;
+        let covering = cases
+            .of_agent(agent)
+            .find(|(_, c)| c.tenant.as_deref() == Some(tenant) && c.held_by(agent, t, grace));
+        if covering.is_some() {
+            return None;
+        }
+        let cited = ev.case_id.as_deref();
+        let mut details = serde_json::Map::new();
+        details.insert("tenant".into(), tenant.into());
+        details.insert("cited_case".into(), cited.into());
+        let (kind, why) = match cited.map(|id| (id, cases.get(id))) {
+            None => (OffCaseKind::NoCase, "cites no case and has no active case for that tenant".to_owned()),
+            Some((id, None)) => (OffCaseKind::NoCase, format!("cites case {id}, which the case system does not know, and has no active case for that tenant")),
+            Some((id, Some(c))) => {
+                details.insert("case_tenant".into(), c.tenant.clone().into());
+                details.insert("case_assignee".into(), c.assignee_at(t).into());
+                match c.closed.filter(|closed| *closed <= t) {
+                    Some(closed) => {
+                        let ago = t.since(closed);
+                        details.insert("case_closed".into(), closed.to_string().into());
+                        details.insert("closed_ago_s".into(), (ago.nanos() / 1_000_000_000).into());
+                        (OffCaseKind::ClosedCase, format!("cites case {id}, closed {} earlier", human_span(ago)))
+                    }
+                    None if c.tenant.as_deref() != Some(tenant) => (
+                        OffCaseKind::ForeignCase,
+                        format!("cites case {id}, which belongs to tenant {}", c.tenant.as_deref().unwrap_or("(unknown)")),
+                    ),
+                    None => (
+                        OffCaseKind::ForeignCase,
+                        format!("cites case {id}, which is assigned to {}", c.assignee_at(t).unwrap_or("nobody")),
+                    ),
+                }
+            }
+        };
+        if !self.report.contains(&kind) {
+            return None;
+        }
+        details.insert("variant".into(), json!(kind));
+        Some(Finding {
+            identity: agent.to_owned(),
+            first_seen: t,
+            event_ids: vec![ev.id.clone()],
+            summary: format!("{agent} did {}{} but {why}", ev.action, describe_target(ev)),
+            details,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JitCheck {
+    report: Vec<JitKind>,
+}
+
+impl JitCheck {
+    pub fn new(spec: &JitSpec) -> Self {
+        JitCheck { report: spec.report.clone() }
+    }
+
+    pub fn check(&self, ev: &Event, grants: &GrantTable, grace: Span) -> Option<Finding> {
+        let who = ev.actor.id.as_str();
+        let tenant = ev.target.tenant.as_deref();
+        let t = ev.time;
+        if grants.of_identity(who).any(|(_, g)| g.valid_for(who, tenant, t, grace)) {
+            return None;
+        }
+        let cited = ev.auth.jit_grant.as_deref();
+        let mut details = serde_json::Map::new();
+        details.insert("cited_grant".into(), cited.into());
+        details.insert("tenant".into(), tenant.into());
+        // The grant to explain: the cited one, else the one of this identity that ended last.
+        let explained = match cited {
+            Some(id) => grants.get(id).map(|g| (id, g)),
+            None => grants
+                .of_identity(who)
+                .filter(|(_, g)| g.tenant.as_deref().map_or(true, |gt| Some(gt) == tenant))
+                .filter_map(|(id, g)| g.ended_by(t).map(|(end, _)| (end, id, g)))
+                .max_by_key(|(end, id, _)| (*end, *id))
+                .map(|(_, id, g)| (id, g)),
+        };
+        let (kind, why) = match explained {
+            None => match cited {
+                Some(id) => (JitKind::Missing, format!("cites grant {id}, which the JIT service never issued")),
+                None => (JitKind::Missing, "holds no JIT grant".to_owned()),
+            },
+            Some((id, g)) => {
+                details.insert("grant".into(), id.into());
+                details.insert("grant_identity".into(), g.identity.clone().into());
+                details.insert("grant_tenant".into(), g.tenant.clone().into());
+                if g.identity != who {
+                    (JitKind::Missing, format!("cites grant {id}, which was issued to {}", g.identity))
+                } else if g.tenant.is_some() && g.tenant.as_deref() != tenant {
+                    (JitKind::Missing, format!("cites grant {id}, which is for tenant {}", g.tenant.as_deref().unwrap_or("")))
+                } else if let Some((end, how)) = g.ended_by(t) {
+                    let ago = t.since(end);
+                    details.insert("grant_ended".into(), end.to_string().into());
+                    details.insert("ended_ago_s".into(), (ago.nanos() / 1_000_000_000).into());
+                    match how {
+                        GrantEnd::Expired => (JitKind::Expired, format!("relies on grant {id}, which expired {} earlier", human_span(ago))),
+                        GrantEnd::Revoked => (JitKind::Revoked, format!("relies on grant {id}, which was revoked {} earlier", human_span(ago))),
+                    }
+                } else {
+                    (JitKind::Missing, format!("cites grant {id}, which starts only at {}", g.from))
+                }
+            }
+        };
+        if !self.report.contains(&kind) {
+            return None;
+        }
+        details.insert("variant".into(), json!(kind));
+        Some(Finding {
+            identity: who.to_owned(),
+            first_seen: t,
+            event_ids: vec![ev.id.clone()],
+            summary: format!("{who} did privileged {}{} but {why}", ev.action, describe_target(ev)),
+            details,
+        })
+    }
+}

@@ -1,0 +1,186 @@
+//! Detector families, one module each. A detector sees the events that passed its rule's filter
+//! and exceptions, in event-time order, and reports [`Finding`]s. It never reads a clock, never
+//! does I/O, and never sees suppression: the engine owns ordering, timing and output.
+
+mod baseline;
+mod context_checks;
+mod sequence;
+mod window;
+
+use crate::engine::context::Context;
+use crate::event::{Event, Field};
+use crate::rules::model::Detect;
+use crate::time::{Span, Timestamp};
+
+pub use baseline::Baseline;
+pub use context_checks::{JitCheck, OffCaseCheck};
+pub use sequence::Sequence;
+pub use window::{Window, WindowKind};
+
+/// What a detector found; the engine turns it into an alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub identity: String,
+    pub first_seen: Timestamp,
+    /// Evidence in time order, ending with the completing event.
+    pub event_ids: Vec<String>,
+    pub summary: String,
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The per-rule detector: its settings and its state.
+#[derive(Debug, Clone)]
+pub enum Detector {
+    Match,
+    OffCase(OffCaseCheck),
+    Jit(JitCheck),
+    Window(Window),
+    Baseline(Baseline),
+    Sequence(Sequence),
+}
+
+impl Detector {
+    pub fn new(spec: &Detect) -> Detector {
+        match spec {
+            Detect::Match => Detector::Match,
+            Detect::OffCase(s) => Detector::OffCase(OffCaseCheck::new(s)),
+            Detect::Jit(s) => Detector::Jit(JitCheck::new(s)),
+            Detect::Count(s) => Detector::Window(Window::new(WindowKind::Count, None, &s.by, s.window, s.threshold as f64)),
+            Detect::Distinct(s) => Detector::Window(Window::new(
+                WindowKind::Distinct,
+                Some(s.field.clone()),
+                &s.by,
+                s.window,
+                s.threshold as f64,
+            )),
+            Detect::Sum(s) => Detector::Window(Window::new(WindowKind::Sum, Some(s.field.clone()), &s.by, s.window, s.threshold)),
+            Detect::Baseline(s) => Detector::Baseline(Baseline::new(s)),
+            Detect::Sequence(s) => Detector::Sequence(Sequence::new(s)),
+        }
+    }
+
+    /// Whether the detector consults the case and grant tables, so the engine must hold each
+    /// event for the context grace before showing it.
+    pub fn needs_context(&self) -> bool {
+        matches!(self, Detector::OffCase(_) | Detector::Jit(_))
+    }
+
+    pub fn on_event(&mut self, ev: &Event, ctx: &Context, grace: Span, out: &mut Vec<Finding>) {
+        match self {
+            Detector::Match => out.push(Finding {
+                identity: ev.actor.id.clone(),
+                first_seen: ev.time,
+                event_ids: vec![ev.id.clone()],
+                summary: format!("{} did {}{}", ev.actor.id, ev.action, describe_target(ev)),
+                details: serde_json::Map::new(),
+            }),
+            Detector::OffCase(d) => out.extend(d.check(ev, &ctx.cases, grace)),
+            Detector::Jit(d) => out.extend(d.check(ev, &ctx.grants, grace)),
+            Detector::Window(d) => out.extend(d.on_event(ev)),
+            Detector::Baseline(d) => out.extend(d.on_event(ev)),
+            Detector::Sequence(d) => out.extend(d.on_event(ev)),
+        }
+    }
+
+    /// Drops state that no future event at or after `watermark` can need.
+    pub fn expire(&mut self, watermark: Timestamp) {
+        match self {
+            Detector::Match | Detector::OffCase(_) | Detector::Jit(_) => {}
+            Detector::Window(d) => d.expire(watermark),
+            Detector::Baseline(d) => d.expire(watermark),
+            Detector::Sequence(d) => d.expire(watermark),
+        }
+    }
+
+    /// Keys of state held (groups, identities, partial sequences), for metrics and benches.
+    pub fn state_keys(&self) -> usize {
+        match self {
+            Detector::Match | Detector::OffCase(_) | Detector::Jit(_) => 0,
+            Detector::Window(d) => d.len(),
+            Detector::Baseline(d) => d.len(),
+            Detector::Sequence(d) => d.len(),
+        }
+    }
+
+    /// The detector's state (not its settings), for checkpoints.
+    pub fn save(&self) -> serde_json::Value {
+        let v = match self {
+            Detector::Match | Detector::OffCase(_) | Detector::Jit(_) => Ok(serde_json::Value::Null),
+            Detector::Window(d) => serde_json::to_value(&d.state),
+            Detector::Baseline(d) => serde_json::to_value(&d.state),
+            Detector::Sequence(d) => serde_json::to_value(&d.state),
+        };
+        v.unwrap_or_default()
+    }
+
+    /// Replaces the state with a saved one.
+    pub fn load(&mut self, v: serde_json::Value) -> Result<(), serde_json::Error> {
+        match self {
+            Detector::Match | Detector::OffCase(_) | Detector::Jit(_) => {}
+            Detector::Window(d) => d.state = serde_json::from_value(v)?,
+            Detector::Baseline(d) => d.state = serde_json::from_value(v)?,
+            Detector::Sequence(d) => d.state = serde_json::from_value(v)?,
+        }
+        Ok(())
+    }
+
+    /// Actions this detector can act on beyond its rule's filter (sequence steps), if limited.
+    pub fn actions(&self) -> Option<std::collections::BTreeSet<String>> {
+        match self {
+            Detector::Sequence(d) => d.actions(),
+            _ => None,
+        }
+    }
+}
+
+/// The values of `fields` in `ev`, joined into one key; `None` if any is missing.
+pub fn group_key(ev: &Event, fields: &[Field]) -> Option<String> {
+    let mut key = String::new();
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            key.push('\u{1f}');
+        }
+        ev.get(f)?.render(&mut key);
+    }
+    Some(key)
+}
+
+/// The group key's parts as a JSON object for alert details.
+pub fn group_details(ev: &Event, fields: &[Field]) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for f in fields {
+        let mut s = String::new();
+        if let Some(v) = ev.get(f) {
+            v.render(&mut s);
+        }
+        m.insert(f.path().into_owned(), s.into());
+    }
+    serde_json::Value::Object(m)
+}
+
+/// " on mailbox/x in tenant t" style suffix for summaries.
+pub fn describe_target(ev: &Event) -> String {
+    let mut s = String::new();
+    let what = ev.target.resource.as_deref().or(ev.target.account.as_deref()).or(ev.target.host.as_deref());
+    if let Some(w) = what {
+        s.push_str(" on ");
+        s.push_str(w);
+    }
+    if let Some(t) = &ev.target.tenant {
+        s.push_str(" in tenant ");
+        s.push_str(t);
+    }
+    s
+}
+
+/// A span as analysts read it in summaries ("3d 4h", "25m", "40s").
+pub fn human_span(d: Span) -> String {
+    let secs = d.nanos() / 1_000_000_000;
+    let (days, hours, mins) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}

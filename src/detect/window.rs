@@ -1,0 +1,178 @@
+//! Sliding-window aggregation per group: count of events, distinct values of a field, sum of a
+//! numeric field (Sigma's event_count, value_count, value_sum). The window is true sliding,
+//! `(t - window, t]`, evaluated at every event, so a burst that straddles any boundary is seen.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{group_details, group_key, Finding};
+use crate::alert::cap_event_ids;
+use crate::event::{Event, Field, Value};
+use crate::time::{Span, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowKind {
+    Count,
+    Distinct,
+    Sum,
+}
+
+#[derive(Debug, Clone)]
+pub struct Window {
+    kind: WindowKind,
+    field: Option<Field>,
+    by: Vec<Field>,
+    window: Span,
+    threshold: f64,
+    pub(crate) state: WindowState,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WindowState {
+    groups: HashMap<String, Group>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Group {
+    entries: VecDeque<Entry>,
+    /// Distinct values in the window and how many entries carry each.
+    distinct: HashMap<String, u32>,
+    sum: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    time: Timestamp,
+    id: String,
+    value: Option<String>,
+    amount: f64,
+}
+
+impl Group {
+    fn evict(&mut self, cutoff: Timestamp) {
+        while self.entries.front().is_some_and(|e| e.time <= cutoff) {
+            let Some(e) = self.entries.pop_front() else { break };
+            self.sum -= e.amount;
+            if let Some(v) = e.value {
+                if let Some(n) = self.distinct.get_mut(&v) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.distinct.remove(&v);
+                    }
+                }
+            }
+        }
+        if self.entries.is_empty() {
+            // Reset instead of carrying float residue into the next burst.
+            self.sum = 0.0;
+        }
+    }
+}
+
+impl Window {
+    pub fn new(kind: WindowKind, field: Option<Field>, by: &[Field], window: Span, threshold: f64) -> Self {
+        Window { kind, field, by: by.to_vec(), window, threshold, state: WindowState::default() }
+    }
+
+    pub fn on_event(&mut self, ev: &Event) -> Option<Finding> {
+        let (value, amount) = match (self.kind, &self.field) {
+            (WindowKind::Count, _) | (_, None) => (None, 0.0),
+            (WindowKind::Distinct, Some(f)) => {
+                let mut s = String::new();
+                ev.get(f)?.render(&mut s);
+                (Some(s), 0.0)
+            }
+            (WindowKind::Sum, Some(f)) => match ev.get(f)? {
+                Value::Num(n) => (None, n),
+                Value::Str(s) => (None, s.parse().ok()?),
+                Value::Bool(_) => return None,
+            },
+        };
+        let key = group_key(ev, &self.by)?;
+        let group = self.state.groups.entry(key).or_default();
+        group.evict(ev.time.saturating_sub(self.window));
+        if let Some(v) = &value {
+            *group.distinct.entry(v.clone()).or_default() += 1;
+        }
+        group.sum += amount;
+        group.entries.push_back(Entry { time: ev.time, id: ev.id.clone(), value, amount });
+
+        let metric = match self.kind {
+            WindowKind::Count => group.entries.len() as f64,
+            WindowKind::Distinct => group.distinct.len() as f64,
+            WindowKind::Sum => group.sum,
+        };
+        if metric < self.threshold {
+            return None;
+        }
+        Some(self.finding(ev, metric))
+    }
+
+    fn finding(&self, ev: &Event, metric: f64) -> Finding {
+        let group = &self.state.groups[&group_key(ev, &self.by).unwrap_or_default()];
+        let evidence: Vec<&Entry> = match self.kind {
+            // For distinct, the first event of each value tells the story best.
+            WindowKind::Distinct => {
+                let mut seen = BTreeSet::new();
+                group.entries.iter().filter(|e| e.value.as_ref().is_some_and(|v| seen.insert(v.as_str()))).collect()
+            }
+            _ => group.entries.iter().collect(),
+        };
+        let mut ids: Vec<String> = evidence.iter().map(|e| e.id.clone()).collect();
+        if ids.last() != Some(&ev.id) {
+            ids.push(ev.id.clone());
+        }
+        let mut details = serde_json::Map::new();
+        details.insert("window".into(), self.window.to_string().into());
+        details.insert("group".into(), group_details(ev, &self.by));
+        details.insert("threshold".into(), json!(self.threshold));
+        details.insert("events_in_window".into(), group.entries.len().into());
+        let field = self.field.as_ref().map(|f| f.path().into_owned()).unwrap_or_default();
+        let who = &ev.actor.id;
+        let window = self.window;
+        let summary = match self.kind {
+            WindowKind::Count => {
+                format!("{who} did {} matching events within {window} (threshold {})", metric, self.threshold)
+            }
+            WindowKind::Distinct => {
+                let values: BTreeSet<&str> = group.distinct.keys().map(String::as_str).collect();
+                let shown: Vec<&str> = values.iter().take(20).copied().collect();
+                details.insert("field".into(), field.clone().into());
+                details.insert("distinct".into(), values.len().into());
+                details.insert("values".into(), json!(shown));
+                format!(
+                    "{who} reached {} distinct {field} values within {window} (threshold {}): {}",
+                    values.len(),
+                    self.threshold,
+                    shown.join(", ")
+                )
+            }
+            WindowKind::Sum => {
+                details.insert("field".into(), field.clone().into());
+                details.insert("sum".into(), json!(metric));
+                format!("{who} reached {metric} {field} within {window} (threshold {})", self.threshold)
+            }
+        };
+        Finding {
+            identity: who.clone(),
+            first_seen: evidence.first().map_or(ev.time, |e| e.time),
+            event_ids: cap_event_ids(ids),
+            summary,
+            details,
+        }
+    }
+
+    pub fn expire(&mut self, watermark: Timestamp) {
+        let cutoff = watermark.saturating_sub(self.window);
+        self.state.groups.retain(|_, g| {
+            g.evict(cutoff);
+            !g.entries.is_empty()
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.state.groups.len()
+    }
+}

@@ -1,0 +1,277 @@
+//! Context tables joined in event time: support cases (who is assigned to which tenant, when) and
+//! JIT grants (who may do privileged work, until when). They keep history, not just the current
+//! row, so a check can ask "at time t" after later events have been applied.
+//!
+//! This module answers questions about the tables; deciding what is suspicious is the detectors'.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{CaseStatus, Event};
+use crate::time::{Span, Timestamp};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Context {
+    pub cases: CaseTable,
+    pub grants: GrantTable,
+}
+
+impl Context {
+    /// Applies a `case.*` or `jit.*` event; other events are ignored. Returns whether it applied.
+    pub fn apply(&mut self, ev: &Event) -> bool {
+        if let Some(c) = &ev.case {
+            if ev.action.starts_with("case.") {
+                self.cases.apply(ev.time, &ev.action, c);
+                return true;
+            }
+        }
+        if let Some(g) = &ev.grant {
+            if ev.action.starts_with("jit.") {
+                self.grants.apply(ev.time, &ev.action, g);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Drops history that no check can need any more.
+    pub fn expire(&mut self, watermark: Timestamp, case_retention: Span, grant_retention: Span) {
+        self.cases.expire(watermark.saturating_sub(case_retention));
+        self.grants.expire(watermark.saturating_sub(grant_retention));
+    }
+}
+
+/// One case's history.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CaseRecord {
+    pub tenant: Option<String>,
+    /// Assignments in event time order: from this time on, this agent holds the case.
+    pub assignments: Vec<(Timestamp, String)>,
+    pub closed: Option<Timestamp>,
+}
+
+impl CaseRecord {
+    /// The assignee at `t`, if any.
+    pub fn assignee_at(&self, t: Timestamp) -> Option<&str> {
+        self.assignments.iter().rev().find(|(from, _)| *from <= t).map(|(_, a)| a.as_str())
+    }
+
+    /// Whether `agent` holds this case at `t`, counting an assignment that starts up to `grace`
+    /// after `t` (the ticketing system often records it a little after the work starts).
+    pub fn held_by(&self, agent: &str, t: Timestamp, grace: Span) -> bool {
+        if self.closed.is_some_and(|c| c <= t) {
+            return false;
+        }
+        let horizon = t.saturating_add(grace);
+        self.assignments.iter().enumerate().any(|(i, (from, who))| {
+            let until = self.assignments.get(i + 1).map_or(Timestamp::MAX, |(next, _)| *next);
+            who == agent && *from <= horizon && t < until
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CaseTable {
+    cases: HashMap<String, CaseRecord>,
+    /// Case ids ever assigned to an agent, for "any case covering this tenant" look-ups.
+    by_agent: HashMap<String, BTreeSet<String>>,
+}
+
+impl CaseTable {
+    fn apply(&mut self, t: Timestamp, action: &str, c: &crate::event::CaseInfo) {
+        let rec = self.cases.entry(c.id.clone()).or_default();
+        if c.tenant.is_some() {
+            rec.tenant.clone_from(&c.tenant);
+        }
+        let closing = action == "case.close" || c.status == Some(CaseStatus::Closed);
+        if closing {
+            rec.closed = Some(rec.closed.map_or(t, |old| old.min(t)));
+            return;
+        }
+        if action == "case.open" {
+            rec.closed = None;
+        }
+        if let Some(agent) = &c.assignee {
+            if rec.assignee_at(t) != Some(agent.as_str()) {
+                let at = rec.assignments.partition_point(|(from, _)| *from <= t);
+                rec.assignments.insert(at, (t, agent.clone()));
+                self.by_agent.entry(agent.clone()).or_default().insert(c.id.clone());
+            }
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&CaseRecord> {
+        self.cases.get(id)
+    }
+
+    /// The cases `agent` was ever assigned, in id order.
+    pub fn of_agent<'a>(&'a self, agent: &str) -> impl Iterator<Item = (&'a str, &'a CaseRecord)> + 'a {
+        self.by_agent
+            .get(agent)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.cases.get(id).map(|c| (id.as_str(), c)))
+    }
+
+    fn expire(&mut self, before: Timestamp) {
+        self.cases.retain(|_, c| c.closed.map_or(true, |t| t >= before));
+        let cases = &self.cases;
+        self.by_agent.retain(|_, ids| {
+            ids.retain(|id| cases.contains_key(id));
+            !ids.is_empty()
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.cases.len()
+    }
+}
+
+/// One JIT grant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantRecord {
+    pub identity: String,
+    pub tenant: Option<String>,
+    pub role: Option<String>,
+    pub from: Timestamp,
+    pub expires: Option<Timestamp>,
+    pub revoked: Option<Timestamp>,
+}
+
+impl GrantRecord {
+    /// When the grant stopped being valid, if it has by `t`, and why.
+    pub fn ended_by(&self, t: Timestamp) -> Option<(Timestamp, GrantEnd)> {
+        match (self.revoked, self.expires) {
+            (Some(r), Some(e)) if e <= r && e <= t => Some((e, GrantEnd::Expired)),
+            (Some(r), _) if r <= t => Some((r, GrantEnd::Revoked)),
+            (_, Some(e)) if e <= t => Some((e, GrantEnd::Expired)),
+            _ => None,
+        }
+    }
+
+    /// Whether the grant lets `identity` act on `tenant` at `t`; a grant recorded up to `grace`
+    /// after `t` counts.
+    pub fn valid_for(&self, identity: &str, tenant: Option<&str>, t: Timestamp, grace: Span) -> bool {
+        self.identity == identity
+            && self.tenant.as_deref().map_or(true, |g| Some(g) == tenant)
+            && self.from <= t.saturating_add(grace)
+            && self.ended_by(t).is_none()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantEnd {
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GrantTable {
+    grants: HashMap<String, GrantRecord>,
+    by_identity: HashMap<String, BTreeSet<String>>,
+}
+
+impl GrantTable {
+    fn apply(&mut self, t: Timestamp, action: &str, g: &crate::event::GrantInfo) {
+        if action == "jit.revoke" {
+            if let Some(rec) = self.grants.get_mut(&g.id) {
+                rec.revoked = Some(rec.revoked.map_or(t, |old| old.min(t)));
+                return;
+            }
+        }
+        let rec = self.grants.entry(g.id.clone()).or_insert_with(|| GrantRecord {
+            identity: g.identity.clone(),
+            tenant: g.tenant.clone(),
+            role: g.role.clone(),
+            from: t,
+            expires: g.expires,
+            revoked: None,
+        });
+        if action == "jit.revoke" {
+            // A revocation seen before (or without) its grant still ends it.
+            rec.revoked = Some(t);
+        } else {
+            rec.from = rec.from.min(t);
+            if g.expires.is_some() {
+                rec.expires = g.expires;
+            }
+        }
+        self.by_identity.entry(g.identity.clone()).or_default().insert(g.id.clone());
+    }
+
+    pub fn get(&self, id: &str) -> Option<&GrantRecord> {
+        self.grants.get(id)
+    }
+
+    /// The grants of `identity`, in id order.
+    pub fn of_identity<'a>(&'a self, identity: &str) -> impl Iterator<Item = (&'a str, &'a GrantRecord)> + 'a {
+        self.by_identity
+            .get(identity)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.grants.get(id).map(|g| (id.as_str(), g)))
+    }
+
+    fn expire(&mut self, before: Timestamp) {
+        self.grants.retain(|_, g| g.ended_by(before).is_none());
+        let grants = &self.grants;
+        self.by_identity.retain(|_, ids| {
+            ids.retain(|id| grants.contains_key(id));
+            !ids.is_empty()
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.grants.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(min: i64) -> Timestamp {
+        Timestamp::from_nanos(min * 60_000_000_000)
+    }
+
+    fn rec(assignments: &[(i64, &str)], closed: Option<i64>) -> CaseRecord {
+        CaseRecord {
+            tenant: Some("t".into()),
+            assignments: assignments.iter().map(|(m, a)| (t(*m), a.to_string())).collect(),
+            closed: closed.map(t),
+        }
+    }
+
+    #[test]
+    fn reassignment_moves_the_case() {
+        let c = rec(&[(0, "ana"), (60, "bo")], None);
+        let g = Span::from_secs(120);
+        assert!(c.held_by("ana", t(59), g));
+        assert!(!c.held_by("ana", t(61), g));
+        assert!(c.held_by("bo", t(59), g), "within grace before the reassignment");
+        assert!(!c.held_by("bo", t(50), g));
+        assert_eq!(c.assignee_at(t(61)), Some("bo"));
+    }
+
+    #[test]
+    fn closing_ends_coverage() {
+        let c = rec(&[(0, "ana")], Some(30));
+        let g = Span::from_secs(120);
+        assert!(c.held_by("ana", t(29), g));
+        assert!(!c.held_by("ana", t(30), g));
+    }
+
+    #[test]
+    fn grants_end_by_expiry_or_revocation() {
+        let mut g = GrantRecord { identity: "ana".into(), tenant: None, role: None, from: t(0), expires: Some(t(60)), revoked: None };
+        assert!(g.valid_for("ana", Some("x"), t(10), Span::ZERO));
+        assert!(!g.valid_for("bo", Some("x"), t(10), Span::ZERO));
+        assert_eq!(g.ended_by(t(61)), Some((t(60), GrantEnd::Expired)));
+        g.revoked = Some(t(30));
+        assert_eq!(g.ended_by(t(31)), Some((t(30), GrantEnd::Revoked)));
+        assert_eq!(g.ended_by(t(29)), None);
+        g.tenant = Some("y".into());
+        assert!(!g.valid_for("ana", Some("x"), t(10), Span::ZERO));
+    }
+}

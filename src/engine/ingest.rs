@@ -1,0 +1,137 @@
+//! Admission and reordering: drops duplicate event ids, refuses events older than the watermark,
+//! and holds the rest until the watermark passes them, releasing them in (time, id) order.
+//!
+//! The order does not depend on arrival order, so any interleaving of the same events (files,
+//! Kafka partitions) releases the same sequence.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Event;
+use crate::time::{Span, Timestamp};
+
+/// What happened to a pushed event.
+#[derive(Debug)]
+pub enum Admission {
+    Accepted,
+    /// The id was seen already; the event counts once.
+    Duplicate,
+    /// Older than the watermark: handing it to the engine now would break event-time order.
+    Late { event: Box<Event>, behind: Span },
+}
+
+#[derive(Debug)]
+struct Queued(Box<Event>);
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.0.time, &self.0.id).cmp(&(other.0.time, &other.0.id))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Ingest {
+    queue: BinaryHeap<Reverse<Queued>>,
+    /// Ids seen, with their event time, kept for the dedup horizon.
+    seen: HashMap<String, Timestamp>,
+}
+
+/// The serializable form of [`Ingest`], for checkpoints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct IngestState {
+    queued: Vec<Event>,
+    seen: Vec<(String, Timestamp)>,
+}
+
+impl Ingest {
+    pub fn admit(&mut self, ev: Event, watermark: Timestamp) -> Admission {
+        if self.seen.contains_key(&ev.id) {
+            return Admission::Duplicate;
+        }
+        if ev.time < watermark {
+            let behind = watermark.since(ev.time);
+            return Admission::Late { event: Box::new(ev), behind };
+        }
+        self.seen.insert(ev.id.clone(), ev.time);
+        self.queue.push(Reverse(Queued(Box::new(ev))));
+        Admission::Accepted
+    }
+
+    /// The next event older than `watermark`, in (time, id) order.
+    pub fn pop_before(&mut self, watermark: Timestamp) -> Option<Box<Event>> {
+        if self.queue.peek().is_some_and(|Reverse(q)| q.0.time < watermark) {
+            self.queue.pop().map(|Reverse(q)| q.0)
+        } else {
+            None
+        }
+    }
+
+    /// Forgets ids of events older than `before`; a copy of one arriving later is late anyway.
+    pub fn expire(&mut self, before: Timestamp) {
+        self.seen.retain(|_, t| *t >= before);
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn ids_tracked(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn save(&self) -> IngestState {
+        let mut queued: Vec<Event> = self.queue.iter().map(|Reverse(q)| (*q.0).clone()).collect();
+        queued.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        let mut seen: Vec<(String, Timestamp)> = self.seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        seen.sort();
+        IngestState { queued, seen }
+    }
+
+    pub fn load(state: IngestState) -> Self {
+        Ingest {
+            queue: state.queued.into_iter().map(|e| Reverse(Queued(Box::new(e)))).collect(),
+            seen: state.seen.into_iter().collect(),
+        }
+    }
+}
+
+/// Tracks the event-time watermark over several sources (files, partitions): each source's
+/// newest time less the allowed lateness, and the minimum over sources.
+#[derive(Debug, Clone)]
+pub struct Watermarks {
+    lateness: Span,
+    newest: HashMap<u32, Timestamp>,
+}
+
+impl Watermarks {
+    pub fn new(lateness: Span) -> Self {
+        Watermarks { lateness, newest: HashMap::new() }
+    }
+
+    pub fn observe(&mut self, source: u32, t: Timestamp) {
+        let e = self.newest.entry(source).or_insert(t);
+        *e = (*e).max(t);
+    }
+
+    /// Stops a source from holding the watermark back (idle or revoked partition).
+    pub fn forget(&mut self, source: u32) {
+        self.newest.remove(&source);
+    }
+
+    pub fn current(&self) -> Timestamp {
+        self.newest.values().min().map_or(Timestamp::MIN, |t| t.saturating_sub(self.lateness))
+    }
+}

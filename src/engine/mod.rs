@@ -1,0 +1,431 @@
+//! The synchronous, clock-free core: events in (`push`), watermarks in (`advance`), alerts out.
+//!
+//! Order of work for one released event at time `t`: context checks that were waiting for the
+//! grace period and are due before `t` run first; then the event updates the case and grant
+//! tables; then every rule whose filter it passes sees it, in rule-id order. Rules that consult
+//! the context tables see it only `grace` later, so a case assignment or grant recorded a little
+//! after the access still counts. Alerts are held until no earlier alert can appear and are then
+//! emitted sorted by (time, identity, rule).
+//!
+//! The engine does no I/O and reads no clock. Replay and Kafka feed the same engine.
+
+pub mod context;
+pub mod ingest;
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::alert::Alert;
+use crate::detect::{group_key, Detector, Finding};
+use crate::event::Event;
+use crate::rules::model::{Exception, Suppress};
+use crate::rules::{Category, Filter, RuleSet, Severity};
+use crate::time::{Span, Timestamp};
+use context::Context;
+pub use ingest::{Admission, Watermarks};
+use ingest::{Ingest, IngestState};
+
+/// How the engine treats time. Durations are event time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// How far behind the newest event an event may arrive and still be used.
+    pub lateness: Span,
+    /// How long after an access its case assignment or JIT grant may be recorded.
+    pub grace: Span,
+    /// How long past the watermark event ids are remembered for duplicate detection.
+    pub dedup_horizon: Span,
+    /// How long a closed case is remembered (for "closed N days ago").
+    pub case_retention: Span,
+    /// How long an expired or revoked grant is remembered.
+    pub grant_retention: Span,
+    /// How often (in event time) idle state is swept.
+    pub sweep_every: Span,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            lateness: Span::from_secs(120),
+            grace: Span::from_secs(120),
+            dedup_horizon: Span::from_secs(600),
+            case_retention: Span::from_secs(30 * 86_400),
+            grant_retention: Span::from_secs(7 * 86_400),
+            sweep_every: Span::from_secs(300),
+        }
+    }
+}
+
+struct CompiledRule {
+    id: String,
+    title: String,
+    severity: Severity,
+    category: Category,
+    tags: Vec<String>,
+    filter: Filter,
+    exceptions: Vec<Exception>,
+    suppress: Suppress,
+    detector: Detector,
+    /// Suppression: key -> event time until which the rule stays quiet for it.
+    quiet_until: HashMap<String, Timestamp>,
+}
+
+impl CompiledRule {
+    fn admits(&self, ev: &Event) -> bool {
+        self.filter.matches(ev)
+            && !self.exceptions.iter().any(|x| x.until.map_or(true, |u| ev.time < u) && x.matches.matches(ev))
+    }
+}
+
+/// An event held back for the rules that consult the context tables.
+#[derive(Debug, Clone)]
+struct Deferred {
+    due: Timestamp,
+    seq: u64,
+    event: Arc<Event>,
+    rules: Vec<u32>,
+}
+
+impl PartialEq for Deferred {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+impl Eq for Deferred {}
+impl PartialOrd for Deferred {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Deferred {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
+/// Counters of what the engine did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub processed: u64,
+    pub alerts: BTreeMap<String, u64>,
+    pub suppressed: BTreeMap<String, u64>,
+}
+
+/// How much state the engine holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StateSize {
+    pub buffered_events: usize,
+    pub deferred_events: usize,
+    pub dedup_ids: usize,
+    pub cases: usize,
+    pub grants: usize,
+    /// Per rule: groups, identities or partial sequences held.
+    pub rule_keys: BTreeMap<String, usize>,
+}
+
+pub struct Engine {
+    cfg: EngineConfig,
+    rules: Vec<CompiledRule>,
+    /// Rules (indices, ascending) that can match an action; `unindexed` for other actions.
+    by_action: HashMap<String, Vec<u32>>,
+    unindexed: Vec<u32>,
+    ingest: Ingest,
+    context: Context,
+    deferred: BinaryHeap<Reverse<Deferred>>,
+    next_seq: u64,
+    pending: Vec<Alert>,
+    watermark: Timestamp,
+    last_sweep: Timestamp,
+    stats: Stats,
+    scratch: Vec<Finding>,
+}
+
+/// Everything the engine holds, in a form that survives a restart (see `Engine::snapshot`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    watermark: Timestamp,
+    last_sweep: Timestamp,
+    next_seq: u64,
+    ingest: IngestState,
+    context: Context,
+    deferred: Vec<(Timestamp, u64, Event, Vec<String>)>,
+    pending: Vec<Alert>,
+    quiet_until: BTreeMap<String, BTreeMap<String, Timestamp>>,
+    detectors: BTreeMap<String, serde_json::Value>,
+    stats: Stats,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("checkpoint state for rule `{rule}` does not fit the rule as loaded: {source}")]
+pub struct RestoreError {
+    rule: String,
+    source: serde_json::Error,
+}
+
+impl Engine {
+    pub fn new(rules: &RuleSet, cfg: EngineConfig) -> Engine {
+        let compiled: Vec<CompiledRule> = rules
+            .rules
+            .iter()
+            .map(|lr| {
+                let r = &lr.rule;
+                CompiledRule {
+                    id: r.id.clone(),
+                    title: r.title.clone(),
+                    severity: r.severity,
+                    category: r.category,
+                    tags: r.tags.clone(),
+                    filter: r.filter.clone(),
+                    exceptions: r.exceptions.clone(),
+                    suppress: r.suppress.clone(),
+                    detector: Detector::new(&r.detect),
+                    quiet_until: HashMap::new(),
+                }
+            })
+            .collect();
+        let mut by_action: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut unindexed = Vec::new();
+        for (i, r) in compiled.iter().enumerate() {
+            let actions = match (r.filter.actions(), r.detector.actions()) {
+                (Some(a), Some(b)) => Some(a.intersection(&b).cloned().collect()),
+                (a, b) => a.or(b),
+            };
+            match actions {
+                Some(list) => list.into_iter().for_each(|a| by_action.entry(a).or_default().push(i as u32)),
+                None => unindexed.push(i as u32),
+            }
+        }
+        for list in by_action.values_mut() {
+            list.extend(&unindexed);
+            list.sort_unstable();
+        }
+        Engine {
+            cfg,
+            rules: compiled,
+            by_action,
+            unindexed,
+            ingest: Ingest::default(),
+            context: Context::default(),
+            deferred: BinaryHeap::new(),
+            next_seq: 0,
+            pending: Vec::new(),
+            watermark: Timestamp::MIN,
+            last_sweep: Timestamp::MIN,
+            stats: Stats::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    pub fn watermark(&self) -> Timestamp {
+        self.watermark
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Offers an event. It is used once the watermark passes it (see [`Engine::advance`]).
+    pub fn push(&mut self, ev: Event) -> Admission {
+        let adm = self.ingest.admit(ev, self.watermark);
+        match adm {
+            Admission::Accepted => self.stats.accepted += 1,
+            Admission::Duplicate => self.stats.duplicates += 1,
+            Admission::Late { .. } => self.stats.late += 1,
+        }
+        adm
+    }
+
+    /// Moves the watermark (never backwards): every event older than it is processed, and every
+    /// alert that can no longer be preceded by another is appended to `out`, in output order.
+    pub fn advance(&mut self, watermark: Timestamp, out: &mut Vec<Alert>) {
+        if watermark <= self.watermark {
+            return;
+        }
+        self.watermark = watermark;
+        while let Some(ev) = self.ingest.pop_before(watermark) {
+            self.process(Arc::from(ev));
+        }
+        self.run_deferred(watermark);
+        if self.last_sweep == Timestamp::MIN || watermark.since(self.last_sweep) >= self.cfg.sweep_every {
+            self.sweep(watermark);
+        }
+        self.release(watermark.saturating_sub(self.cfg.grace), out);
+    }
+
+    /// End of input: processes everything held and emits every alert.
+    pub fn finish(&mut self, out: &mut Vec<Alert>) {
+        self.advance(Timestamp::MAX, out);
+    }
+
+    fn process(&mut self, ev: Arc<Event>) {
+        self.stats.processed += 1;
+        self.run_deferred(ev.time);
+        self.context.apply(&ev);
+        let candidates = self.by_action.get(ev.action.as_str()).unwrap_or(&self.unindexed);
+        let mut waiting: Vec<u32> = Vec::new();
+        let mut findings = std::mem::take(&mut self.scratch);
+        for &i in candidates {
+            let rule = &mut self.rules[i as usize];
+            if !rule.admits(&ev) {
+                continue;
+            }
+            if rule.detector.needs_context() {
+                waiting.push(i);
+                continue;
+            }
+            rule.detector.on_event(&ev, &self.context, self.cfg.grace, &mut findings);
+            for f in findings.drain(..) {
+                Self::emit(&mut self.rules[i as usize], &mut self.stats, &mut self.pending, &ev, f);
+            }
+        }
+        self.scratch = findings;
+        if !waiting.is_empty() {
+            let due = ev.time.saturating_add(self.cfg.grace);
+            self.next_seq += 1;
+            self.deferred.push(Reverse(Deferred { due, seq: self.next_seq, event: ev, rules: waiting }));
+        }
+    }
+
+    /// Runs the context checks due before `limit`: every event up to their due time is applied.
+    fn run_deferred(&mut self, limit: Timestamp) {
+        while self.deferred.peek().is_some_and(|Reverse(d)| d.due < limit) {
+            let Some(Reverse(d)) = self.deferred.pop() else { break };
+            let mut findings = std::mem::take(&mut self.scratch);
+            for &i in &d.rules {
+                let rule = &mut self.rules[i as usize];
+                rule.detector.on_event(&d.event, &self.context, self.cfg.grace, &mut findings);
+                for f in findings.drain(..) {
+                    Self::emit(&mut self.rules[i as usize], &mut self.stats, &mut self.pending, &d.event, f);
+                }
+            }
+            self.scratch = findings;
+        }
+    }
+
+    fn emit(rule: &mut CompiledRule, stats: &mut Stats, pending: &mut Vec<Alert>, ev: &Event, f: Finding) {
+        let key = if rule.suppress.by.is_empty() { None } else { group_key(ev, &rule.suppress.by) };
+        let key = key.unwrap_or_else(|| f.identity.clone());
+        if rule.quiet_until.get(&key).is_some_and(|until| ev.time < *until) {
+            *stats.suppressed.entry(rule.id.clone()).or_default() += 1;
+            return;
+        }
+        rule.quiet_until.insert(key, ev.time.saturating_add(rule.suppress.window));
+        *stats.alerts.entry(rule.id.clone()).or_default() += 1;
+        let id = Alert::compute_id(&rule.id, &f.identity, ev.time, &f.event_ids);
+        pending.push(Alert {
+            id,
+            rule: rule.id.clone(),
+            category: rule.category,
+            severity: rule.severity,
+            identity: f.identity,
+            time: ev.time,
+            first_seen: f.first_seen,
+            last_seen: ev.time,
+            event_ids: f.event_ids,
+            summary: f.summary,
+            details: f.details,
+            tags: rule.tags.clone(),
+            title: rule.title.clone(),
+            detected_at: None,
+        });
+    }
+
+    /// Emits held alerts older than `before`, sorted.
+    fn release(&mut self, before: Timestamp, out: &mut Vec<Alert>) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.pending.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        let n = self.pending.partition_point(|a| a.time < before);
+        out.extend(self.pending.drain(..n));
+    }
+
+    fn sweep(&mut self, watermark: Timestamp) {
+        self.last_sweep = watermark;
+        let horizon = watermark.saturating_sub(self.cfg.grace);
+        self.ingest.expire(watermark.saturating_sub(self.cfg.dedup_horizon));
+        self.context.expire(watermark, self.cfg.case_retention, self.cfg.grant_retention);
+        for r in &mut self.rules {
+            r.detector.expire(horizon);
+            r.quiet_until.retain(|_, until| *until > horizon);
+        }
+    }
+
+    pub fn state_size(&self) -> StateSize {
+        StateSize {
+            buffered_events: self.ingest.buffered(),
+            deferred_events: self.deferred.len(),
+            dedup_ids: self.ingest.ids_tracked(),
+            cases: self.context.cases.len(),
+            grants: self.context.grants.len(),
+            rule_keys: self.rules.iter().map(|r| (r.id.clone(), r.detector.state_keys())).collect(),
+        }
+    }
+
+    /// All state, for a checkpoint. Rules are not part of it: a restore takes today's rules.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut deferred: Vec<&Deferred> = self.deferred.iter().map(|Reverse(d)| d).collect();
+        deferred.sort();
+        Snapshot {
+            watermark: self.watermark,
+            last_sweep: self.last_sweep,
+            next_seq: self.next_seq,
+            ingest: self.ingest.save(),
+            context: self.context.clone(),
+            deferred: deferred
+                .into_iter()
+                .map(|d| (d.due, d.seq, (*d.event).clone(), d.rules.iter().map(|&i| self.rules[i as usize].id.clone()).collect()))
+                .collect(),
+            pending: self.pending.clone(),
+            quiet_until: self
+                .rules
+                .iter()
+                .map(|r| (r.id.clone(), r.quiet_until.iter().map(|(k, v)| (k.clone(), *v)).collect()))
+                .collect(),
+            detectors: self.rules.iter().map(|r| (r.id.clone(), r.detector.save())).collect(),
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// An engine with `rules` and the state of `snap`. State of rules that no longer exist is
+    /// dropped; new rules start empty.
+    pub fn restore(rules: &RuleSet, cfg: EngineConfig, snap: Snapshot) -> Result<Engine, RestoreError> {
+        let mut e = Engine::new(rules, cfg);
+        let index: HashMap<String, u32> = e.rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
+        for r in &mut e.rules {
+            if let Some(v) = snap.detectors.get(&r.id) {
+                r.detector.load(v.clone()).map_err(|source| RestoreError { rule: r.id.clone(), source })?;
+            }
+            if let Some(q) = snap.quiet_until.get(&r.id) {
+                r.quiet_until = q.iter().map(|(k, v)| (k.clone(), *v)).collect();
+            }
+        }
+        e.watermark = snap.watermark;
+        e.last_sweep = snap.last_sweep;
+        e.next_seq = snap.next_seq;
+        e.ingest = Ingest::load(snap.ingest);
+        e.context = snap.context;
+        e.pending = snap.pending;
+        e.stats = snap.stats;
+        for (due, seq, event, ids) in snap.deferred {
+            let rules: Vec<u32> = ids.iter().filter_map(|id| index.get(id).copied()).collect();
+            if !rules.is_empty() {
+                e.deferred.push(Reverse(Deferred { due, seq, event: Arc::new(event), rules }));
+            }
+        }
+        Ok(e)
+    }
+}
+
+#[cfg(test)]
+mod tests;
