@@ -53,4 +53,8 @@ impl<W: Write> NdjsonWriter<W> {
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
 }

@@ -21,6 +21,8 @@ use crate::time::{Span, Timestamp};
 
 /// Identities idle this long are forgotten.
 const FORGET_AFTER: Span = Span::from_secs(14 * 86_400);
+/// The shortest activity over which a pace is measured.
+const MIN_ACTIVE: Span = Span::from_secs(15 * 60);
 /// A rate never drops below this many events per window in the tests, so a nearly silent
 /// history does not make every handful of events "impossible".
 const MIN_EXPECTED: f64 = 1.0;
@@ -103,12 +105,18 @@ impl PeerGroup {
         }
     }
 
-    /// Mean events per active identity in the window, leaving `who` out.
-    fn current_mean_without(&self, who: &str) -> Option<f64> {
-        let own = self.active.get(who).copied().unwrap_or(0) as f64;
-        let others = self.active.len() - usize::from(self.active.contains_key(who));
-        (others > 0).then(|| (self.recent.len() as f64 - own) / others as f64)
-    }
+}
+
+/// Events per window that `recent` shows at `now`, measured over the time it has been active in
+/// the window (at least `MIN_ACTIVE`), so a colleague who started 20 minutes ago counts at
+/// their pace, not as a third of it.
+fn pace(recent: &VecDeque<(Timestamp, String)>, now: Timestamp, window: Span) -> f64 {
+    let cutoff = now.saturating_sub(window);
+    let start = recent.partition_point(|(t, _)| *t <= cutoff);
+    let n = recent.len() - start;
+    let Some((first, _)) = recent.get(start) else { return 0.0 };
+    let active = now.since(*first).max(MIN_ACTIVE).min(window);
+    n as f64 * window.as_secs_f64() / active.as_secs_f64()
 }
 
 fn evict_recent(recent: &mut VecDeque<(Timestamp, String)>, cutoff: Timestamp) {
@@ -198,8 +206,22 @@ impl Baseline {
         if p >= s.p_value {
             return None;
         }
-        let peer_now = peer.current_mean_without(&ev.actor.id);
-        if peer_now.is_some_and(|m| (observed as f64) < s.peer_ratio * m) {
+        let history_windows = me.history.samples;
+        let first_seen = me.recent.front().map_or(t, |(t0, _)| *t0);
+        let ids: Vec<String> = me.recent.iter().map(|(_, id)| id.clone()).collect();
+        let own_pace = pace(&me.recent, t, s.window);
+        // The peers' current pace, leaving this identity out: a shared surge is no anomaly.
+        let peer = &self.state.peers[&peer_key];
+        let identities = &self.state.identities;
+        let paces: Vec<f64> = peer
+            .active
+            .keys()
+            .filter(|who| **who != ev.actor.id)
+            .filter_map(|who| identities.get(who))
+            .map(|r| pace(&r.recent, t, s.window))
+            .collect();
+        let peer_now = (!paces.is_empty()).then(|| paces.iter().sum::<f64>() / paces.len() as f64);
+        if peer_now.is_some_and(|m| own_pace < s.peer_ratio * m) {
             return None;
         }
 
@@ -210,17 +232,17 @@ impl Baseline {
         details.insert("variance".into(), json!(round3(expected.var)));
         details.insert("p_value".into(), json!(p));
         details.insert("basis".into(), basis.into());
-        details.insert("history_windows".into(), me.history.samples.into());
+        details.insert("history_windows".into(), history_windows.into());
         details.insert("peer_group".into(), peer_key.clone().into());
-        details.insert("peer_current_mean".into(), json!(peer_now.map(round3)));
+        details.insert("pace".into(), json!(round3(own_pace)));
+        details.insert("peer_pace".into(), json!(peer_now.map(round3)));
         let source = match basis {
-            "self" => format!("its own history of {} active windows", me.history.samples),
+            "self" => format!("its own history of {history_windows} active windows"),
             _ => format!("its peer group {peer_key}, as it has too little history"),
         };
-        let ids: Vec<String> = me.recent.iter().map(|(_, id)| id.clone()).collect();
         Some(Finding {
             identity: ev.actor.id.clone(),
-            first_seen: me.recent.front().map_or(t, |(t0, _)| *t0),
+            first_seen,
             event_ids: cap_event_ids(ids),
             summary: format!(
                 "{} did {observed} matching events within {}, where {source} predicts about {:.1} (p = {p:.2e})",

@@ -8,8 +8,8 @@ mod sequence;
 mod window;
 
 use crate::engine::context::Context;
-use crate::event::{Event, Field};
-use crate::rules::model::Detect;
+use crate::event::{Event, Field, Value};
+use crate::rules::model::{Detect, Rule};
 use crate::time::{Span, Timestamp};
 
 pub use baseline::Baseline;
@@ -31,7 +31,8 @@ pub struct Finding {
 /// The per-rule detector: its settings and its state.
 #[derive(Debug, Clone)]
 pub enum Detector {
-    Match,
+    /// Every event that passes the rule is a finding; the fields the filter names are evidence.
+    Match { title: String, fields: Vec<Field> },
     OffCase(OffCaseCheck),
     Jit(JitCheck),
     Window(Window),
@@ -40,9 +41,9 @@ pub enum Detector {
 }
 
 impl Detector {
-    pub fn new(spec: &Detect) -> Detector {
-        match spec {
-            Detect::Match => Detector::Match,
+    pub fn new(rule: &Rule) -> Detector {
+        match &rule.detect {
+            Detect::Match => Detector::Match { title: rule.title.clone(), fields: rule.filter.fields().into_iter().collect() },
             Detect::OffCase(s) => Detector::OffCase(OffCaseCheck::new(s)),
             Detect::Jit(s) => Detector::Jit(JitCheck::new(s)),
             Detect::Count(s) => Detector::Window(Window::new(WindowKind::Count, None, &s.by, s.window, s.threshold as f64)),
@@ -67,13 +68,27 @@ impl Detector {
 
     pub fn on_event(&mut self, ev: &Event, ctx: &Context, grace: Span, out: &mut Vec<Finding>) {
         match self {
-            Detector::Match => out.push(Finding {
-                identity: ev.actor.id.clone(),
-                first_seen: ev.time,
-                event_ids: vec![ev.id.clone()],
-                summary: format!("{} did {}{}", ev.actor.id, ev.action, describe_target(ev)),
-                details: serde_json::Map::new(),
-            }),
+            Detector::Match { title, fields } => {
+                let mut matched = serde_json::Map::new();
+                for f in fields {
+                    let v = match ev.get(f) {
+                        Some(Value::Str(s)) => s.into(),
+                        Some(Value::Num(n)) => serde_json::json!(n),
+                        Some(Value::Bool(b)) => b.into(),
+                        None => serde_json::Value::Null,
+                    };
+                    matched.insert(f.path().into_owned(), v);
+                }
+                let mut details = serde_json::Map::new();
+                details.insert("matched".into(), matched.into());
+                out.push(Finding {
+                    identity: ev.actor.id.clone(),
+                    first_seen: ev.time,
+                    event_ids: vec![ev.id.clone()],
+                    summary: format!("{} did {}{} ({title})", ev.actor.id, ev.action, describe_target(ev)),
+                    details,
+                })
+            }
             Detector::OffCase(d) => out.extend(d.check(ev, &ctx.cases, grace)),
             Detector::Jit(d) => out.extend(d.check(ev, &ctx.grants, grace)),
             Detector::Window(d) => out.extend(d.on_event(ev)),
@@ -85,7 +100,7 @@ impl Detector {
     /// Drops state that no future event at or after `watermark` can need.
     pub fn expire(&mut self, watermark: Timestamp) {
         match self {
-            Detector::Match | Detector::OffCase(_) | Detector::Jit(_) => {}
+            Detector::Match { .. } | Detector::OffCase(_) | Detector::Jit(_) => {}
             Detector::Window(d) => d.expire(watermark),
             Detector::Baseline(d) => d.expire(watermark),
             Detector::Sequence(d) => d.expire(watermark),
@@ -95,7 +110,7 @@ impl Detector {
     /// Keys of state held (groups, identities, partial sequences), for metrics and benches.
     pub fn state_keys(&self) -> usize {
         match self {
-            Detector::Match | Detector::OffCase(_) | Detector::Jit(_) => 0,
+            Detector::Match { .. } | Detector::OffCase(_) | Detector::Jit(_) => 0,
             Detector::Window(d) => d.len(),
             Detector::Baseline(d) => d.len(),
             Detector::Sequence(d) => d.len(),
@@ -105,7 +120,7 @@ impl Detector {
     /// The detector's state (not its settings), for checkpoints.
     pub fn save(&self) -> serde_json::Value {
         let v = match self {
-            Detector::Match | Detector::OffCase(_) | Detector::Jit(_) => Ok(serde_json::Value::Null),
+            Detector::Match { .. } | Detector::OffCase(_) | Detector::Jit(_) => Ok(serde_json::Value::Null),
             Detector::Window(d) => serde_json::to_value(&d.state),
             Detector::Baseline(d) => serde_json::to_value(&d.state),
             Detector::Sequence(d) => serde_json::to_value(&d.state),
@@ -116,7 +131,7 @@ impl Detector {
     /// Replaces the state with a saved one.
     pub fn load(&mut self, v: serde_json::Value) -> Result<(), serde_json::Error> {
         match self {
-            Detector::Match | Detector::OffCase(_) | Detector::Jit(_) => {}
+            Detector::Match { .. } | Detector::OffCase(_) | Detector::Jit(_) => {}
             Detector::Window(d) => d.state = serde_json::from_value(v)?,
             Detector::Baseline(d) => d.state = serde_json::from_value(v)?,
             Detector::Sequence(d) => d.state = serde_json::from_value(v)?,

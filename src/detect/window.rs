@@ -131,10 +131,23 @@ impl Window {
         details.insert("events_in_window".into(), group.entries.len().into());
         let field = self.field.as_ref().map(|f| f.path().into_owned()).unwrap_or_default();
         let who = &ev.actor.id;
+        // "for source.session s-1" when the group is not simply the identity.
+        let scope: String = if self.by == [Field::ActorId] {
+            String::new()
+        } else {
+            let parts: Vec<String> = self.by.iter().map(|f| {
+                let mut v = String::new();
+                if let Some(x) = ev.get(f) {
+                    x.render(&mut v);
+                }
+                format!("{f} {v}")
+            }).collect();
+            format!(" for {}", parts.join(", "))
+        };
         let window = self.window;
         let summary = match self.kind {
             WindowKind::Count => {
-                format!("{who} did {} matching events within {window} (threshold {})", metric, self.threshold)
+                format!("{who} did {} matching events{scope} within {window} (threshold {})", metric, self.threshold)
             }
             WindowKind::Distinct => {
                 let values: BTreeSet<&str> = group.distinct.keys().map(String::as_str).collect();
@@ -143,7 +156,7 @@ impl Window {
                 details.insert("distinct".into(), values.len().into());
                 details.insert("values".into(), json!(shown));
                 format!(
-                    "{who} reached {} distinct {field} values within {window} (threshold {}): {}",
+                    "{who} reached {} distinct {field} values{scope} within {window} (threshold {}): {}",
                     values.len(),
                     self.threshold,
                     shown.join(", ")
@@ -152,7 +165,7 @@ impl Window {
             WindowKind::Sum => {
                 details.insert("field".into(), field.clone().into());
                 details.insert("sum".into(), json!(metric));
-                format!("{who} reached {metric} {field} within {window} (threshold {})", self.threshold)
+                format!("{who} reached {metric} {field}{scope} within {window} (threshold {})", self.threshold)
             }
         };
         Finding {

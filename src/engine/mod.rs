@@ -184,7 +184,7 @@ impl Engine {
                     filter: r.filter.clone(),
                     exceptions: r.exceptions.clone(),
                     suppress: r.suppress.clone(),
-                    detector: Detector::new(&r.detect),
+                    detector: Detector::new(r),
                     quiet_until: HashMap::new(),
                 }
             })

@@ -1,1 +1,186 @@
+//! Engine tests: admission (duplicates, lateness), ordering, windows against a brute-force
+//! count under any arrival order within the lateness, and checkpoint/restore equivalence.
 
+use proptest::prelude::*;
+
+use super::*;
+use crate::synth;
+
+const COUNT_RULE: &str = "
+id: t.count
+title: every event, with its window count
+description: test
+severity: low
+category: volume
+suppress: {window: 0s}
+detect:
+  count: {by: [actor.id], window: 10m, threshold: 1}
+";
+
+fn rules(text: &str) -> RuleSet {
+    RuleSet::from_texts([("t.yaml", text)]).unwrap()
+}
+
+fn ev(id: &str, secs: i64, actor: &str) -> Event {
+    let t = Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(secs));
+    Event::decode(
+        format!(r#"{{"id":"{id}","time":"{t}","action":"record.view","actor":{{"id":"{actor}","type":"support"}}}}"#).as_bytes(),
+    )
+    .unwrap()
+}
+
+/// Pushes events in the given order, advancing by newest - lateness, and returns all alerts.
+fn run(engine: &mut Engine, events: impl IntoIterator<Item = Event>) -> Vec<Alert> {
+    let mut marks = Watermarks::new(engine.config().lateness);
+    let mut out = Vec::new();
+    for e in events {
+        let t = e.time;
+        if let Admission::Accepted = engine.push(e) {
+            marks.observe(0, t);
+        }
+        engine.advance(marks.current(), &mut out);
+    }
+    engine.finish(&mut out);
+    out
+}
+
+#[test]
+fn duplicates_count_once() {
+    let mut e = Engine::new(&rules(COUNT_RULE), EngineConfig::default());
+    let alerts = run(&mut e, [ev("a", 0, "x"), ev("a", 0, "x"), ev("b", 1, "x")]);
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts[1].details["events_in_window"], 2);
+    assert_eq!(e.stats().duplicates, 1);
+}
+
+#[test]
+fn events_behind_the_watermark_are_refused_not_used() {
+    let mut e = Engine::new(&rules(COUNT_RULE), EngineConfig::default());
+    let mut out = Vec::new();
+    assert!(matches!(e.push(ev("a", 1000, "x")), Admission::Accepted));
+    e.advance(ev("a", 1000 - 120, "x").time, &mut out);
+    match e.push(ev("late", 100, "x")) {
+        Admission::Late { event, behind } => {
+            assert_eq!(event.id, "late");
+            assert_eq!(behind, Span::from_secs(780));
+        }
+        other => panic!("expected late, got {other:?}"),
+    }
+    e.finish(&mut out);
+    assert_eq!(out.len(), 1, "the late event must not be counted");
+    assert_eq!(e.stats().late, 1);
+}
+
+#[test]
+fn watermark_never_moves_back() {
+    let mut e = Engine::new(&rules(COUNT_RULE), EngineConfig::default());
+    let mut out = Vec::new();
+    e.advance(Timestamp::from_nanos(100), &mut out);
+    e.advance(Timestamp::from_nanos(50), &mut out);
+    assert_eq!(e.watermark(), Timestamp::from_nanos(100));
+}
+
+#[test]
+fn alerts_come_out_sorted_by_time_identity_rule() {
+    let mut e = Engine::new(&rules(COUNT_RULE), EngineConfig::default());
+    let alerts = run(&mut e, [ev("a", 5, "z"), ev("b", 5, "a"), ev("c", 1, "m"), ev("d", 3, "a")]);
+    let keys: Vec<(Timestamp, &str)> = alerts.iter().map(|a| (a.time, a.identity.as_str())).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The sliding count at every event equals a brute-force count over the same events, for
+    /// any arrival order in which no event is later than the allowed lateness.
+    #[test]
+    fn sliding_count_equals_brute_force(
+        raw in prop::collection::vec((0i64..3600, 0usize..3, 0i64..120), 1..120)
+    ) {
+        let events: Vec<(String, i64, String)> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, (t, who, _))| (format!("e{i:03}"), *t, format!("agent:{who}")))
+            .collect();
+        // Arrival = time + a delay below the lateness (120 s).
+        let mut arrival: Vec<(i64, usize)> = raw.iter().enumerate().map(|(i, (t, _, d))| (t + d, i)).collect();
+        arrival.sort();
+        let mut engine = Engine::new(&rules(COUNT_RULE), EngineConfig::default());
+        let alerts = run(&mut engine, arrival.iter().map(|(_, i)| ev(&events[*i].0, events[*i].1, &events[*i].2)));
+        prop_assert_eq!(alerts.len(), events.len());
+        for a in &alerts {
+            let last = a.event_ids.last().unwrap();
+            let (id, t, who) = events.iter().find(|e| &e.0 == last).unwrap();
+            let brute = events
+                .iter()
+                .filter(|(id2, t2, who2)| who2 == who && *t2 > t - 600 && (*t2, id2) <= (*t, id))
+                .count();
+            prop_assert_eq!(a.details["events_in_window"].as_u64().unwrap() as usize, brute, "event {}", id);
+        }
+    }
+}
+
+fn pack() -> RuleSet {
+    RuleSet::load_dir(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/rules"))).unwrap()
+}
+
+fn scenario_events() -> Vec<Event> {
+    let mut p = synth::Params::scenario(11);
+    p.bad_lines = false;
+    p.late_events = 0;
+    synth::generate(&p).lines.iter().map(|l| Event::decode(l).unwrap()).collect()
+}
+
+#[test]
+fn a_checkpoint_restored_mid_stream_changes_nothing() {
+    let events = scenario_events();
+    let pack = pack();
+    let cfg = EngineConfig::default();
+    let whole = run(&mut Engine::new(&pack, cfg), events.clone());
+    assert!(whole.len() > 10, "the scenario should raise alerts, got {}", whole.len());
+
+    for cut in [events.len() / 3, events.len() * 2 / 3] {
+        let mut first = Engine::new(&pack, cfg);
+        let mut marks = Watermarks::new(cfg.lateness);
+        let mut out = Vec::new();
+        for e in events[..cut].iter().cloned() {
+            let t = e.time;
+            if let Admission::Accepted = first.push(e) {
+                marks.observe(0, t);
+            }
+            first.advance(marks.current(), &mut out);
+        }
+        let saved = serde_json::to_string(&first.snapshot()).unwrap();
+        drop(first);
+        let mut second = Engine::restore(&pack, cfg, serde_json::from_str(&saved).unwrap()).unwrap();
+        for e in events[cut..].iter().cloned() {
+            let t = e.time;
+            if let Admission::Accepted = second.push(e) {
+                marks.observe(0, t);
+            }
+            second.advance(marks.current(), &mut out);
+        }
+        second.finish(&mut out);
+        assert_eq!(out, whole, "cut at {cut}");
+    }
+}
+
+#[test]
+fn idle_state_is_swept() {
+    let events = scenario_events();
+    let pack = pack();
+    let mut e = Engine::new(&pack, EngineConfig::default());
+    run(&mut e, events);
+    let size = e.state_size();
+    assert_eq!(size.buffered_events, 0);
+    assert_eq!(size.deferred_events, 0);
+    // After the end of input the watermark is at the end of time: windows and sequences are
+    // empty; only history that outlives idleness (baselines) may remain.
+    for (rule, keys) in &size.rule_keys {
+        if rule != "volume.baseline" {
+            assert_eq!(*keys, 0, "{rule} kept state");
+        }
+    }
+}

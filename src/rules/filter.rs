@@ -157,6 +157,23 @@ impl Filter {
         }
     }
 
+    /// The fields the filter reads, for evidence in alerts.
+    pub fn fields(&self) -> BTreeSet<Field> {
+        let mut out = BTreeSet::new();
+        self.collect_fields(&mut out);
+        out
+    }
+
+    fn collect_fields(&self, out: &mut BTreeSet<Field>) {
+        match self {
+            Filter::All(fs) | Filter::Any(fs) => fs.iter().for_each(|f| f.collect_fields(out)),
+            Filter::Not(f) => f.collect_fields(out),
+            Filter::Field(field, _) => {
+                out.insert(field.clone());
+            }
+        }
+    }
+
     /// The actions this filter can match, when it pins `action` to a list; `None` means any.
     /// The engine uses it to evaluate a rule only on events that can match it.
     pub fn actions(&self) -> Option<BTreeSet<String>> {

@@ -63,7 +63,7 @@ impl<'p> World<'p> {
         let mut agents = Vec::new();
         for i in 0..p.support_agents + p.vendor_agents {
             let vendor = i >= p.support_agents;
-            let name = format!("{}.{}{}", NAMES[i % NAMES.len()], NAMES[(i / NAMES.len() + 7) % NAMES.len()], i);
+            let name = format!("{}.{}{}", NAMES[i % NAMES.len()], NAMES[(i * 7 + i / NAMES.len() + 3) % NAMES.len()], i);
             let role = if vendor {
                 "tier1"
             } else {
@@ -182,7 +182,7 @@ impl<'p> World<'p> {
                 let slot = 8 * 3600 / n.max(1);
                 for k in 0..n {
                     let offset = k * slot + self.rng.range(0, slot / 3);
-                    self.work_case(i, day, offset, slot);
+                    self.work_case(i, day, offset, slot, if monday { 2 } else { 1 });
                 }
             }
             self.customers(day);
@@ -194,8 +194,9 @@ impl<'p> World<'p> {
     }
 
     /// One case: opened, assigned (sometimes reassigned), worked, maybe a privileged fix, closed.
-    /// One case that starts `offset` seconds into the shift and runs for up to `slot` seconds.
-    fn work_case(&mut self, agent_idx: usize, day: i64, offset: i64, slot: i64) {
+    /// One case that starts `offset` seconds into the shift and runs for up to `slot` seconds;
+    /// `pace` 2 means a surge day, with actions twice as frequent.
+    fn work_case(&mut self, agent_idx: usize, day: i64, offset: i64, slot: i64, pace: i64) {
         let a = self.agents[agent_idx].clone();
         let p = self.p;
         let start = at(p, day, a.shift, 0).saturating_add(secs(offset));
@@ -230,13 +231,14 @@ impl<'p> World<'p> {
             .rng
             .chance(0.3)
             .then(|| start.saturating_add(secs(self.rng.range(300, (end.since(start).nanos() / 1_000_000_000 - 300).max(301)))));
+        let gap = (p.action_gap_secs.0 / pace, p.action_gap_secs.1 / pace);
         let mut t = start;
         let mut did_privileged = false;
         while t < end {
             let worker = match &handover {
                 // Nobody works the case in the minute either side of the handover.
                 Some((mid, _)) if t >= mid.saturating_sub(secs(60)) && t < mid.saturating_add(secs(60)) => {
-                    t = t.saturating_add(secs(self.rng.range(p.action_gap_secs.0, p.action_gap_secs.1)));
+                    t = t.saturating_add(secs(self.rng.range(gap.0, gap.1)));
                     continue;
                 }
                 Some((mid, other)) if t >= *mid => other.clone(),
@@ -271,7 +273,7 @@ impl<'p> World<'p> {
                 _ => ev["target"]["account"] = json!(customer),
             }
             self.push(t, ev);
-            t = t.saturating_add(secs(self.rng.range(p.action_gap_secs.0, p.action_gap_secs.1)));
+            t = t.saturating_add(secs(self.rng.range(gap.0, gap.1)));
         }
         let closed = end.saturating_add(secs(self.rng.range(300, 3600)));
         self.case_event(closed, "case.close", &case, &tenant, None);
@@ -376,7 +378,7 @@ impl<'p> World<'p> {
             };
             let benign_signin = !attack && ev["action"] == "signin";
             signins += u64::from(benign_signin);
-            let delay = if late_left > 0 && benign_signin && signins % 500 == 0 {
+            let delay = if late_left > 0 && benign_signin && signins % 250 == 0 {
                 late_left -= 1;
                 15 * 60_000
             } else {
