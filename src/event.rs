@@ -363,11 +363,11 @@ impl Event {
         if bytes.len() > MAX_EVENT_BYTES {
             return Err(DecodeError::TooLarge(bytes.len()));
         }
-        if let Err(e) = std::str::from_utf8(bytes) {
-            return Err(DecodeError::NotUtf8(e.valid_up_to()));
-        }
-        let ev: Event =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError::Contract(e.to_string()))?;
+        let ev: Event = serde_json::from_slice(bytes).map_err(|e| match std::str::from_utf8(bytes) {
+            // serde_json checks UTF-8 only where it reads strings; say so plainly when it is that.
+            Err(bad) => DecodeError::NotUtf8(bad.valid_up_to()),
+            Ok(_) => DecodeError::Contract(e.to_string()),
+        })?;
         ev.validate().map_err(|e| DecodeError::Contract(e.to_owned()))?;
         Ok(ev)
     }

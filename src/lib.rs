@@ -9,6 +9,7 @@
 //!   tables, dispatch to detectors, suppression and ordered alert output. No I/O, no clock.
 //! - [`detect`]: one module per detector family (context checks, windows, baseline, sequence).
 //! - [`alert`]: the output contract, deterministic ids and order.
+//! - [`collections`]: the fast hash maps of the hot path.
 //! - [`input`]: NDJSON reading (plain, gzip, stdin) with positions, bounded lines and parallel
 //!   decoding; bad lines become [`input::BadRecord`]s, never panics.
 //! - [`sink`]: NDJSON writers for alerts and dead letters.
@@ -17,6 +18,7 @@
 //! - [`synth`]: the seeded scenario generator behind the fixtures and benchmarks.
 
 pub mod alert;
+pub mod collections;
 pub mod detect;
 pub mod engine;
 pub mod event;

@@ -16,6 +16,9 @@ use casewatch::sink::NdjsonWriter;
 use casewatch::{ruletest, synth};
 use cli::{Cli, Command, LogFormat, Profile};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);

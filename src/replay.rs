@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tracing::warn;
 
-use crate::engine::{Admission, Engine, EngineConfig, StateSize, Watermarks};
+use crate::engine::{Admission, Engine, EngineConfig, StateSize};
 use crate::input::Records;
 use crate::rules::RuleSet;
 use crate::sink::{DeadLetter, NdjsonWriter};
@@ -93,18 +93,14 @@ pub fn replay<A: Write, D: Write>(
     let started = Instant::now();
     let records = Records::open(&opts.inputs, opts.threads).map_err(ReplayError::Open)?;
     let mut engine = Engine::new(rules, opts.engine);
-    let mut marks = Watermarks::new(opts.engine.lateness);
     let mut out = Vec::new();
     let mut summary = Summary::default();
     for record in records {
         summary.records += 1;
         let letter = match record {
             Ok((position, event)) => {
-                let time = event.time;
-                match engine.push(event) {
+                match engine.push_and_advance(event, &mut out) {
                     Admission::Accepted => {
-                        marks.observe(0, time);
-                        engine.advance(marks.current(), &mut out);
                         if !out.is_empty() {
                             alerts.write_alerts(&out)?;
                             out.clear();

@@ -99,16 +99,9 @@ fn run_one(rules: &RuleSet, t: &RuleTest, cfg: EngineConfig) -> Vec<String> {
     let mut engine = Engine::new(rules, cfg);
     let mut alerts = Vec::new();
     let mut late = Vec::new();
-    let mut newest = None;
     for ev in events {
-        let (id, time) = (ev.id.clone(), ev.time);
-        match engine.push(ev) {
-            Admission::Accepted => newest = newest.max(Some(time)),
-            Admission::Duplicate => {}
-            Admission::Late { .. } => late.push(id),
-        }
-        if let Some(t) = newest {
-            engine.advance(t.saturating_sub(cfg.lateness), &mut alerts);
+        if let Admission::Late { event, .. } = engine.push_and_advance(ev, &mut alerts) {
+            late.push(event.id);
         }
     }
     engine.finish(&mut alerts);

@@ -7,7 +7,9 @@
 //! from a Poisson. A second gate compares the count with the current per-identity mean of the
 //! peer group, so a surge that the whole group shares (a Monday) stays quiet.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::collections::FastMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -47,8 +49,8 @@ pub struct Baseline {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BaselineState {
-    identities: HashMap<String, IdentityRate>,
-    peers: HashMap<String, PeerGroup>,
+    identities: FastMap<String, IdentityRate>,
+    peers: FastMap<String, PeerGroup>,
 }
 
 /// Exponentially weighted mean and variance of per-bucket counts.
@@ -89,7 +91,7 @@ struct PeerGroup {
     history: Moments,
     /// The group's events in the sliding window, and per identity how many.
     recent: VecDeque<(Timestamp, String)>,
-    active: HashMap<String, u32>,
+    active: FastMap<String, u32>,
 }
 
 impl PeerGroup {
@@ -213,13 +215,16 @@ impl Baseline {
         // The peers' current pace, leaving this identity out: a shared surge is no anomaly.
         let peer = &self.state.peers[&peer_key];
         let identities = &self.state.identities;
-        let paces: Vec<f64> = peer
+        let mut paces: Vec<f64> = peer
             .active
             .keys()
             .filter(|who| **who != ev.actor.id)
             .filter_map(|who| identities.get(who))
             .map(|r| pace(&r.recent, t, s.window))
             .collect();
+        // Summed in sorted order: map iteration order must not reach the output, not even as
+        // the last bit of a float.
+        paces.sort_by(f64::total_cmp);
         let peer_now = (!paces.is_empty()).then(|| paces.iter().sum::<f64>() / paces.len() as f64);
         if peer_now.is_some_and(|m| own_pace < s.peer_ratio * m) {
             return None;

@@ -24,10 +24,7 @@ impl OffCaseCheck {
         let tenant = ev.target.tenant.as_deref()?;
         let agent = ev.actor.id.as_str();
         let t = ev.time;
-        let covering = cases
-            .of_agent(agent)
-            .find(|(_, c)| c.tenant.as_deref() == Some(tenant) && c.held_by(agent, t, grace));
-        if covering.is_some() {
+        if cases.of_agent_in(agent, tenant).any(|(_, c)| c.held_by(agent, t, grace)) {
             return None;
         }
         let cited = ev.case_id.as_deref();

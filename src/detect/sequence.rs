@@ -7,7 +7,9 @@
 //! their input repartitioned by join key. Per key at most one partial match per step is kept
 //! (the latest start wins), so state is bounded by keys x steps.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::collections::FastMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -38,7 +40,7 @@ pub struct Sequence {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SequenceState {
-    partials: HashMap<String, Vec<Partial>>,
+    partials: FastMap<String, Vec<Partial>>,
 }
 
 /// A sequence under way for one join key.

@@ -2,7 +2,9 @@
 //! numeric field (Sigma's event_count, value_count, value_sum). The window is true sliding,
 //! `(t - window, t]`, evaluated at every event, so a burst that straddles any boundary is seen.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::collections::FastMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -31,14 +33,14 @@ pub struct Window {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WindowState {
-    groups: HashMap<String, Group>,
+    groups: FastMap<String, Group>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Group {
     entries: VecDeque<Entry>,
     /// Distinct values in the window and how many entries carry each.
-    distinct: HashMap<String, u32>,
+    distinct: FastMap<String, u32>,
     sum: f64,
 }
 

@@ -4,7 +4,9 @@
 //!
 //! This module answers questions about the tables; deciding what is suspicious is the detectors'.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::collections::FastMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -73,20 +75,32 @@ impl CaseRecord {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CaseTable {
-    cases: HashMap<String, CaseRecord>,
-    /// Case ids ever assigned to an agent, for "any case covering this tenant" look-ups.
-    by_agent: HashMap<String, BTreeSet<String>>,
+    cases: FastMap<String, CaseRecord>,
+    /// Agent -> tenant -> ids of cases ever assigned to that agent for that tenant, for "does
+    /// any case cover this access" look-ups that touch only the cases that can.
+    index: FastMap<String, FastMap<String, BTreeSet<String>>>,
+    /// Closures in time order, so expiry touches only what expires (entries of reopened cases
+    /// are stale and skipped).
+    closed: BTreeSet<(Timestamp, String)>,
 }
 
 impl CaseTable {
     fn apply(&mut self, t: Timestamp, action: &str, c: &crate::event::CaseInfo) {
         let rec = self.cases.entry(c.id.clone()).or_default();
-        if c.tenant.is_some() {
-            rec.tenant.clone_from(&c.tenant);
+        if c.tenant.is_some() && c.tenant != rec.tenant {
+            let old = std::mem::replace(&mut rec.tenant, c.tenant.clone());
+            let agents: BTreeSet<String> = rec.assignments.iter().map(|(_, a)| a.clone()).collect();
+            for agent in &agents {
+                index_remove(&mut self.index, agent, old.as_deref().unwrap_or(""), &c.id);
+                index_add(&mut self.index, agent, c.tenant.as_deref().unwrap_or(""), &c.id);
+            }
         }
+        let rec = self.cases.get_mut(&c.id).expect("inserted above");
         let closing = action == "case.close" || c.status == Some(CaseStatus::Closed);
         if closing {
-            rec.closed = Some(rec.closed.map_or(t, |old| old.min(t)));
+            let at = rec.closed.map_or(t, |old| old.min(t));
+            rec.closed = Some(at);
+            self.closed.insert((at, c.id.clone()));
             return;
         }
         if action == "case.open" {
@@ -96,7 +110,8 @@ impl CaseTable {
             if rec.assignee_at(t) != Some(agent.as_str()) {
                 let at = rec.assignments.partition_point(|(from, _)| *from <= t);
                 rec.assignments.insert(at, (t, agent.clone()));
-                self.by_agent.entry(agent.clone()).or_default().insert(c.id.clone());
+                let tenant = rec.tenant.clone().unwrap_or_default();
+                index_add(&mut self.index, agent, &tenant, &c.id);
             }
         }
     }
@@ -105,26 +120,53 @@ impl CaseTable {
         self.cases.get(id)
     }
 
-    /// The cases `agent` was ever assigned, in id order.
-    pub fn of_agent<'a>(&'a self, agent: &str) -> impl Iterator<Item = (&'a str, &'a CaseRecord)> + 'a {
-        self.by_agent
+    /// The cases of `tenant` that `agent` was ever assigned, in id order.
+    pub fn of_agent_in<'a>(&'a self, agent: &str, tenant: &str) -> impl Iterator<Item = (&'a str, &'a CaseRecord)> + 'a {
+        self.index
             .get(agent)
+            .and_then(|by_tenant| by_tenant.get(tenant))
             .into_iter()
             .flatten()
             .filter_map(|id| self.cases.get(id).map(|c| (id.as_str(), c)))
     }
 
     fn expire(&mut self, before: Timestamp) {
-        self.cases.retain(|_, c| c.closed.map_or(true, |t| t >= before));
-        let cases = &self.cases;
-        self.by_agent.retain(|_, ids| {
-            ids.retain(|id| cases.contains_key(id));
-            !ids.is_empty()
-        });
+        while let Some((at, id)) = self.closed.first().cloned() {
+            if at >= before {
+                break;
+            }
+            self.closed.pop_first();
+            let Some(rec) = self.cases.get(&id) else { continue };
+            if rec.closed.is_none_or(|c| c >= before) {
+                continue;
+            }
+            if let Some(rec) = self.cases.remove(&id) {
+                for (_, agent) in &rec.assignments {
+                    index_remove(&mut self.index, agent, rec.tenant.as_deref().unwrap_or(""), &id);
+                }
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
         self.cases.len()
+    }
+}
+
+fn index_add(index: &mut FastMap<String, FastMap<String, BTreeSet<String>>>, agent: &str, tenant: &str, id: &str) {
+    index.entry(agent.to_owned()).or_default().entry(tenant.to_owned()).or_default().insert(id.to_owned());
+}
+
+fn index_remove(index: &mut FastMap<String, FastMap<String, BTreeSet<String>>>, agent: &str, tenant: &str, id: &str) {
+    let Some(by_tenant) = index.get_mut(agent) else { return };
+    if let Some(ids) = by_tenant.get_mut(tenant) {
+        ids.remove(id);
+        if ids.is_empty() {
+            by_tenant.remove(tenant);
+        }
+    }
+    if by_tenant.is_empty() {
+        index.remove(agent);
     }
 }
 
@@ -168,15 +210,19 @@ pub enum GrantEnd {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GrantTable {
-    grants: HashMap<String, GrantRecord>,
-    by_identity: HashMap<String, BTreeSet<String>>,
+    grants: FastMap<String, GrantRecord>,
+    by_identity: FastMap<String, BTreeSet<String>>,
+    /// Ends (expiry or revocation) in time order, so expiry touches only what expires.
+    ends: BTreeSet<(Timestamp, String)>,
 }
 
 impl GrantTable {
     fn apply(&mut self, t: Timestamp, action: &str, g: &crate::event::GrantInfo) {
         if action == "jit.revoke" {
             if let Some(rec) = self.grants.get_mut(&g.id) {
-                rec.revoked = Some(rec.revoked.map_or(t, |old| old.min(t)));
+                let at = rec.revoked.map_or(t, |old| old.min(t));
+                rec.revoked = Some(at);
+                self.ends.insert((at, g.id.clone()));
                 return;
             }
         }
@@ -197,6 +243,9 @@ impl GrantTable {
                 rec.expires = g.expires;
             }
         }
+        for end in [rec.revoked, rec.expires].into_iter().flatten() {
+            self.ends.insert((end, g.id.clone()));
+        }
         self.by_identity.entry(g.identity.clone()).or_default().insert(g.id.clone());
     }
 
@@ -214,12 +263,23 @@ impl GrantTable {
     }
 
     fn expire(&mut self, before: Timestamp) {
-        self.grants.retain(|_, g| g.ended_by(before).is_none());
-        let grants = &self.grants;
-        self.by_identity.retain(|_, ids| {
-            ids.retain(|id| grants.contains_key(id));
-            !ids.is_empty()
-        });
+        while let Some((at, id)) = self.ends.first().cloned() {
+            if at >= before {
+                break;
+            }
+            self.ends.pop_first();
+            if !self.grants.get(&id).is_some_and(|g| g.ended_by(before).is_some_and(|(end, _)| end < before)) {
+                continue;
+            }
+            if let Some(g) = self.grants.remove(&id) {
+                if let Some(ids) = self.by_identity.get_mut(&g.identity) {
+                    ids.remove(&id);
+                    if ids.is_empty() {
+                        self.by_identity.remove(&g.identity);
+                    }
+                }
+            }
+        }
     }
 
     pub fn len(&self) -> usize {

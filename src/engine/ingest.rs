@@ -5,7 +5,9 @@
 //! Kafka partitions) releases the same sequence.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use crate::collections::FastMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +48,7 @@ impl Ord for Queued {
 pub struct Ingest {
     queue: BinaryHeap<Reverse<Queued>>,
     /// Ids seen, with their event time, kept for the dedup horizon.
-    seen: HashMap<String, Timestamp>,
+    seen: FastMap<String, Timestamp>,
 }
 
 /// The serializable form of [`Ingest`], for checkpoints.
@@ -105,33 +107,5 @@ impl Ingest {
             queue: state.queued.into_iter().map(|e| Reverse(Queued(Box::new(e)))).collect(),
             seen: state.seen.into_iter().collect(),
         }
-    }
-}
-
-/// Tracks the event-time watermark over several sources (files, partitions): each source's
-/// newest time less the allowed lateness, and the minimum over sources.
-#[derive(Debug, Clone)]
-pub struct Watermarks {
-    lateness: Span,
-    newest: HashMap<u32, Timestamp>,
-}
-
-impl Watermarks {
-    pub fn new(lateness: Span) -> Self {
-        Watermarks { lateness, newest: HashMap::new() }
-    }
-
-    pub fn observe(&mut self, source: u32, t: Timestamp) {
-        let e = self.newest.entry(source).or_insert(t);
-        *e = (*e).max(t);
-    }
-
-    /// Stops a source from holding the watermark back (idle or revoked partition).
-    pub fn forget(&mut self, source: u32) {
-        self.newest.remove(&source);
-    }
-
-    pub fn current(&self) -> Timestamp {
-        self.newest.values().min().map_or(Timestamp::MIN, |t| t.saturating_sub(self.lateness))
     }
 }

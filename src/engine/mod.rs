@@ -13,7 +13,9 @@ pub mod context;
 pub mod ingest;
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
+
+use crate::collections::FastMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -25,7 +27,7 @@ use crate::rules::model::{Exception, Suppress};
 use crate::rules::{Category, Filter, RuleSet, Severity};
 use crate::time::{Span, Timestamp};
 use context::Context;
-pub use ingest::{Admission, Watermarks};
+pub use ingest::Admission;
 use ingest::{Ingest, IngestState};
 
 /// How the engine treats time. Durations are event time.
@@ -70,7 +72,7 @@ struct CompiledRule {
     suppress: Suppress,
     detector: Detector,
     /// Suppression: key -> event time until which the rule stays quiet for it.
-    quiet_until: HashMap<String, Timestamp>,
+    quiet_until: FastMap<String, Timestamp>,
 }
 
 impl CompiledRule {
@@ -133,7 +135,7 @@ pub struct Engine {
     cfg: EngineConfig,
     rules: Vec<CompiledRule>,
     /// Rules (indices, ascending) that can match an action; `unindexed` for other actions.
-    by_action: HashMap<String, Vec<u32>>,
+    by_action: FastMap<String, Vec<u32>>,
     unindexed: Vec<u32>,
     ingest: Ingest,
     context: Context,
@@ -141,6 +143,8 @@ pub struct Engine {
     next_seq: u64,
     pending: Vec<Alert>,
     watermark: Timestamp,
+    /// The newest event time accepted so far.
+    newest: Timestamp,
     last_sweep: Timestamp,
     stats: Stats,
     scratch: Vec<Finding>,
@@ -150,6 +154,7 @@ pub struct Engine {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
     watermark: Timestamp,
+    newest: Timestamp,
     last_sweep: Timestamp,
     next_seq: u64,
     ingest: IngestState,
@@ -185,11 +190,11 @@ impl Engine {
                     exceptions: r.exceptions.clone(),
                     suppress: r.suppress.clone(),
                     detector: Detector::new(r),
-                    quiet_until: HashMap::new(),
+                    quiet_until: FastMap::default(),
                 }
             })
             .collect();
-        let mut by_action: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut by_action: FastMap<String, Vec<u32>> = FastMap::default();
         let mut unindexed = Vec::new();
         for (i, r) in compiled.iter().enumerate() {
             let actions = match (r.filter.actions(), r.detector.actions()) {
@@ -216,6 +221,7 @@ impl Engine {
             next_seq: 0,
             pending: Vec::new(),
             watermark: Timestamp::MIN,
+            newest: Timestamp::MIN,
             last_sweep: Timestamp::MIN,
             stats: Stats::default(),
             scratch: Vec::new(),
@@ -236,9 +242,13 @@ impl Engine {
 
     /// Offers an event. It is used once the watermark passes it (see [`Engine::advance`]).
     pub fn push(&mut self, ev: Event) -> Admission {
+        let time = ev.time;
         let adm = self.ingest.admit(ev, self.watermark);
         match adm {
-            Admission::Accepted => self.stats.accepted += 1,
+            Admission::Accepted => {
+                self.stats.accepted += 1;
+                self.newest = self.newest.max(time);
+            }
             Admission::Duplicate => self.stats.duplicates += 1,
             Admission::Late { .. } => self.stats.late += 1,
         }
@@ -260,6 +270,16 @@ impl Engine {
             self.sweep(watermark);
         }
         self.release(watermark.saturating_sub(self.cfg.grace), out);
+    }
+
+    /// For a single ordered source (a file, a test): pushes the event, then moves the watermark
+    /// to the newest accepted event time less the allowed lateness.
+    pub fn push_and_advance(&mut self, ev: Event, out: &mut Vec<Alert>) -> Admission {
+        let adm = self.push(ev);
+        if self.newest > Timestamp::MIN {
+            self.advance(self.newest.saturating_sub(self.cfg.lateness), out);
+        }
+        adm
     }
 
     /// End of input: processes everything held and emits every alert.
@@ -378,6 +398,7 @@ impl Engine {
         deferred.sort();
         Snapshot {
             watermark: self.watermark,
+            newest: self.newest,
             last_sweep: self.last_sweep,
             next_seq: self.next_seq,
             ingest: self.ingest.save(),
@@ -401,7 +422,7 @@ impl Engine {
     /// dropped; new rules start empty.
     pub fn restore(rules: &RuleSet, cfg: EngineConfig, snap: Snapshot) -> Result<Engine, RestoreError> {
         let mut e = Engine::new(rules, cfg);
-        let index: HashMap<String, u32> = e.rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
+        let index: FastMap<String, u32> = e.rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
         for r in &mut e.rules {
             if let Some(v) = snap.detectors.get(&r.id) {
                 r.detector.load(v.clone()).map_err(|source| RestoreError { rule: r.id.clone(), source })?;
@@ -411,6 +432,7 @@ impl Engine {
             }
         }
         e.watermark = snap.watermark;
+        e.newest = snap.newest;
         e.last_sweep = snap.last_sweep;
         e.next_seq = snap.next_seq;
         e.ingest = Ingest::load(snap.ingest);

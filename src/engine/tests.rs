@@ -31,14 +31,9 @@ fn ev(id: &str, secs: i64, actor: &str) -> Event {
 
 /// Pushes events in the given order, advancing by newest - lateness, and returns all alerts.
 fn run(engine: &mut Engine, events: impl IntoIterator<Item = Event>) -> Vec<Alert> {
-    let mut marks = Watermarks::new(engine.config().lateness);
     let mut out = Vec::new();
     for e in events {
-        let t = e.time;
-        if let Admission::Accepted = engine.push(e) {
-            marks.observe(0, t);
-        }
-        engine.advance(marks.current(), &mut out);
+        engine.push_and_advance(e, &mut out);
     }
     engine.finish(&mut out);
     out
@@ -143,24 +138,15 @@ fn a_checkpoint_restored_mid_stream_changes_nothing() {
 
     for cut in [events.len() / 3, events.len() * 2 / 3] {
         let mut first = Engine::new(&pack, cfg);
-        let mut marks = Watermarks::new(cfg.lateness);
         let mut out = Vec::new();
         for e in events[..cut].iter().cloned() {
-            let t = e.time;
-            if let Admission::Accepted = first.push(e) {
-                marks.observe(0, t);
-            }
-            first.advance(marks.current(), &mut out);
+            first.push_and_advance(e, &mut out);
         }
         let saved = serde_json::to_string(&first.snapshot()).unwrap();
         drop(first);
         let mut second = Engine::restore(&pack, cfg, serde_json::from_str(&saved).unwrap()).unwrap();
         for e in events[cut..].iter().cloned() {
-            let t = e.time;
-            if let Admission::Accepted = second.push(e) {
-                marks.observe(0, t);
-            }
-            second.advance(marks.current(), &mut out);
+            second.push_and_advance(e, &mut out);
         }
         second.finish(&mut out);
         assert_eq!(out, whole, "cut at {cut}");
