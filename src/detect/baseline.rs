@@ -9,13 +9,13 @@
 
 use std::collections::VecDeque;
 
-use crate::collections::FastMap;
+use crate::collections::{get_or_insert_with, FastMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use statrs::distribution::{DiscreteCDF, NegativeBinomial, Poisson};
 
-use super::Finding;
+use super::{text, Finding};
 use crate::alert::cap_event_ids;
 use crate::event::{Event, Field};
 use crate::rules::model::BaselineSpec;
@@ -164,13 +164,9 @@ impl Baseline {
         let s = &self.s;
         let t = ev.time;
         let cutoff = t.saturating_sub(s.window);
-        let mut peer_key = String::new();
-        match ev.get(&s.peer) {
-            Some(v) => v.render(&mut peer_key),
-            None => peer_key.push_str("(none)"),
-        }
-        let peer = self.state.peers.entry(peer_key.clone()).or_default();
-        let me = self.state.identities.entry(ev.actor.id.clone()).or_insert_with(|| IdentityRate {
+        let peer_key = text(ev, &s.peer).unwrap_or(std::borrow::Cow::Borrowed("(none)"));
+        let peer = get_or_insert_with(&mut self.state.peers, &peer_key, PeerGroup::default);
+        let me = get_or_insert_with(&mut self.state.identities, &ev.actor.id, || IdentityRate {
             bucket: t.bucket(s.window),
             ..IdentityRate::default()
         });
@@ -191,7 +187,7 @@ impl Baseline {
         me.recent.push_back((t, ev.id.clone()));
         peer.evict(cutoff);
         peer.recent.push_back((t, ev.actor.id.clone()));
-        *peer.active.entry(ev.actor.id.clone()).or_default() += 1;
+        *get_or_insert_with(&mut peer.active, &ev.actor.id, || 0) += 1;
 
         let observed = me.recent.len() as u64;
         if observed < s.min_count {
@@ -213,7 +209,7 @@ impl Baseline {
         let ids: Vec<String> = me.recent.iter().map(|(_, id)| id.clone()).collect();
         let own_pace = pace(&me.recent, t, s.window);
         // The peers' current pace, leaving this identity out: a shared surge is no anomaly.
-        let peer = &self.state.peers[&peer_key];
+        let peer = &self.state.peers[peer_key.as_ref()];
         let identities = &self.state.identities;
         let mut paces: Vec<f64> = peer
             .active
@@ -238,7 +234,7 @@ impl Baseline {
         details.insert("p_value".into(), json!(p));
         details.insert("basis".into(), basis.into());
         details.insert("history_windows".into(), history_windows.into());
-        details.insert("peer_group".into(), peer_key.clone().into());
+        details.insert("peer_group".into(), peer_key.as_ref().into());
         details.insert("pace".into(), json!(round3(own_pace)));
         details.insert("peer_pace".into(), json!(peer_now.map(round3)));
         let source = match basis {

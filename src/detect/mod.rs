@@ -2,6 +2,8 @@
 //! and exceptions, in event-time order, and reports [`Finding`]s. It never reads a clock, never
 //! does I/O, and never sees suppression: the engine owns ordering, timing and output.
 
+use std::borrow::Cow;
+
 mod baseline;
 mod context_checks;
 mod sequence;
@@ -148,8 +150,12 @@ impl Detector {
     }
 }
 
-/// The values of `fields` in `ev`, joined into one key; `None` if any is missing.
-pub fn group_key(ev: &Event, fields: &[Field]) -> Option<String> {
+/// The values of `fields` in `ev`, joined into one key; `None` if any is missing. A single
+/// string field is borrowed, not copied.
+pub fn group_key<'e>(ev: &'e Event, fields: &[Field]) -> Option<Cow<'e, str>> {
+    if let [f] = fields {
+        return text(ev, f);
+    }
     let mut key = String::new();
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
@@ -157,7 +163,19 @@ pub fn group_key(ev: &Event, fields: &[Field]) -> Option<String> {
         }
         ev.get(f)?.render(&mut key);
     }
-    Some(key)
+    Some(Cow::Owned(key))
+}
+
+/// A field's value as text (strings borrowed, numbers and booleans rendered).
+pub fn text<'e>(ev: &'e Event, field: &Field) -> Option<Cow<'e, str>> {
+    Some(match ev.get(field)? {
+        Value::Str(s) => Cow::Borrowed(s),
+        v => {
+            let mut s = String::new();
+            v.render(&mut s);
+            Cow::Owned(s)
+        }
+    })
 }
 
 /// The group key's parts as a JSON object for alert details.

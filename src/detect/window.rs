@@ -2,14 +2,15 @@
 //! numeric field (Sigma's event_count, value_count, value_sum). The window is true sliding,
 //! `(t - window, t]`, evaluated at every event, so a burst that straddles any boundary is seen.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::collections::FastMap;
+use crate::collections::{get_or_insert_with, FastMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{group_details, group_key, Finding};
+use super::{group_details, group_key, text, Finding};
 use crate::alert::cap_event_ids;
 use crate::event::{Event, Field, Value};
 use crate::time::{Span, Timestamp};
@@ -81,11 +82,7 @@ impl Window {
     pub fn on_event(&mut self, ev: &Event) -> Option<Finding> {
         let (value, amount) = match (self.kind, &self.field) {
             (WindowKind::Count, _) | (_, None) => (None, 0.0),
-            (WindowKind::Distinct, Some(f)) => {
-                let mut s = String::new();
-                ev.get(f)?.render(&mut s);
-                (Some(s), 0.0)
-            }
+            (WindowKind::Distinct, Some(f)) => (Some(text(ev, f)?), 0.0),
             (WindowKind::Sum, Some(f)) => match ev.get(f)? {
                 Value::Num(n) => (None, n),
                 Value::Str(s) => (None, s.parse().ok()?),
@@ -93,13 +90,13 @@ impl Window {
             },
         };
         let key = group_key(ev, &self.by)?;
-        let group = self.state.groups.entry(key).or_default();
+        let group = get_or_insert_with(&mut self.state.groups, &key, Group::default);
         group.evict(ev.time.saturating_sub(self.window));
         if let Some(v) = &value {
-            *group.distinct.entry(v.clone()).or_default() += 1;
+            *get_or_insert_with(&mut group.distinct, v, || 0) += 1;
         }
         group.sum += amount;
-        group.entries.push_back(Entry { time: ev.time, id: ev.id.clone(), value, amount });
+        group.entries.push_back(Entry { time: ev.time, id: ev.id.clone(), value: value.map(Cow::into_owned), amount });
 
         let metric = match self.kind {
             WindowKind::Count => group.entries.len() as f64,
@@ -113,7 +110,7 @@ impl Window {
     }
 
     fn finding(&self, ev: &Event, metric: f64) -> Finding {
-        let group = &self.state.groups[&group_key(ev, &self.by).unwrap_or_default()];
+        let group = &self.state.groups[group_key(ev, &self.by).unwrap_or_default().as_ref()];
         let evidence: Vec<&Entry> = match self.kind {
             // For distinct, the first event of each value tells the story best.
             WindowKind::Distinct => {

@@ -334,7 +334,7 @@ impl Engine {
 
     fn emit(rule: &mut CompiledRule, stats: &mut Stats, pending: &mut Vec<Alert>, ev: &Event, f: Finding) {
         let key = if rule.suppress.by.is_empty() { None } else { group_key(ev, &rule.suppress.by) };
-        let key = key.unwrap_or_else(|| f.identity.clone());
+        let key = key.map_or_else(|| f.identity.clone(), |k| k.into_owned());
         if rule.quiet_until.get(&key).is_some_and(|until| ev.time < *until) {
             *stats.suppressed.entry(rule.id.clone()).or_default() += 1;
             return;
