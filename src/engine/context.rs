@@ -131,13 +131,9 @@ impl CaseTable {
     }
 
     fn expire(&mut self, before: Timestamp) {
-        while let Some((at, id)) = self.closed.first().cloned() {
-            if at >= before {
-                break;
-            }
-            self.closed.pop_first();
-            let Some(rec) = self.cases.get(&id) else { continue };
-            if rec.closed.is_none_or(|c| c >= before) {
+        for id in due_before(&mut self.closed, before) {
+            // A reopened case has no closure, or a later one: its queue entry is stale.
+            if self.cases.get(&id).is_none_or(|rec| rec.closed.is_none_or(|c| c >= before)) {
                 continue;
             }
             if let Some(rec) = self.cases.remove(&id) {
@@ -159,15 +155,29 @@ fn index_add(index: &mut FastMap<String, FastMap<String, BTreeSet<String>>>, age
 
 fn index_remove(index: &mut FastMap<String, FastMap<String, BTreeSet<String>>>, agent: &str, tenant: &str, id: &str) {
     let Some(by_tenant) = index.get_mut(agent) else { return };
-    if let Some(ids) = by_tenant.get_mut(tenant) {
-        ids.remove(id);
-        if ids.is_empty() {
-            by_tenant.remove(tenant);
-        }
-    }
+    remove_member(by_tenant, tenant, id);
     if by_tenant.is_empty() {
         index.remove(agent);
     }
+}
+
+/// Removes `id` from the set under `key`, and the set once empty.
+fn remove_member(map: &mut FastMap<String, BTreeSet<String>>, key: &str, id: &str) {
+    if let Some(ids) = map.get_mut(key) {
+        ids.remove(id);
+        if ids.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+/// Takes the ids whose time in a time-ordered queue is before `before`.
+fn due_before(queue: &mut BTreeSet<(Timestamp, String)>, before: Timestamp) -> Vec<String> {
+    let mut due = Vec::new();
+    while queue.first().is_some_and(|(at, _)| *at < before) {
+        due.extend(queue.pop_first().map(|(_, id)| id));
+    }
+    due
 }
 
 /// One JIT grant.
@@ -263,21 +273,12 @@ impl GrantTable {
     }
 
     fn expire(&mut self, before: Timestamp) {
-        while let Some((at, id)) = self.ends.first().cloned() {
-            if at >= before {
-                break;
-            }
-            self.ends.pop_first();
+        for id in due_before(&mut self.ends, before) {
             if !self.grants.get(&id).is_some_and(|g| g.ended_by(before).is_some_and(|(end, _)| end < before)) {
                 continue;
             }
             if let Some(g) = self.grants.remove(&id) {
-                if let Some(ids) = self.by_identity.get_mut(&g.identity) {
-                    ids.remove(&id);
-                    if ids.is_empty() {
-                        self.by_identity.remove(&g.identity);
-                    }
-                }
+                remove_member(&mut self.by_identity, &g.identity, &id);
             }
         }
     }

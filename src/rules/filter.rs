@@ -15,7 +15,7 @@ use regex::Regex;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::event::{Event, Field, Value};
+use crate::event::{AttrValue, Event, Field, Value};
 
 const OPERATORS: &str = "eq, in, prefix, suffix, contains, regex, cidr, exists, gt, gte, lt, lte";
 
@@ -27,12 +27,8 @@ pub enum Filter {
     Field(Field, Vec<Op>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
-    Str(String),
-    Num(f64),
-    Bool(bool),
-}
+/// A literal in a condition: the same string, number or boolean values as `attrs` holds.
+pub type Scalar = AttrValue;
 
 #[derive(Debug, Clone)]
 pub enum Op {
@@ -89,14 +85,12 @@ fn masked(net: u128, addr: u128, prefix: u8, bits: u32) -> bool {
     (net >> shift) == (addr >> shift)
 }
 
-impl Scalar {
-    fn matches(&self, v: &Value<'_>) -> bool {
-        match (self, v) {
-            (Scalar::Str(a), Value::Str(b)) => a == b,
-            (Scalar::Num(a), Value::Num(b)) => a == b,
-            (Scalar::Bool(a), Value::Bool(b)) => a == b,
-            _ => false,
-        }
+fn equals(s: &Scalar, v: &Value<'_>) -> bool {
+    match (s, v) {
+        (Scalar::Str(a), Value::Str(b)) => a == b,
+        (Scalar::Num(a), Value::Num(b)) => a == b,
+        (Scalar::Bool(a), Value::Bool(b)) => a == b,
+        _ => false,
     }
 }
 
@@ -120,8 +114,8 @@ impl Op {
             _ => None,
         };
         match self {
-            Op::Eq(s) => s.matches(&v),
-            Op::In(list) => list.iter().any(|s| s.matches(&v)),
+            Op::Eq(s) => equals(s, &v),
+            Op::In(list) => list.iter().any(|s| equals(s, &v)),
             Op::Prefix(ps) => text.is_some_and(|t| ps.iter().any(|p| t.starts_with(p.as_str()))),
             Op::Suffix(ps) => text.is_some_and(|t| ps.iter().any(|p| t.ends_with(p.as_str()))),
             Op::Contains(ps) => text.is_some_and(|t| ps.iter().any(|p| t.contains(p.as_str()))),
@@ -202,36 +196,6 @@ impl Filter {
             }),
             _ => None,
         }
-    }
-}
-
-struct ScalarVisitor;
-
-impl Visitor<'_> for ScalarVisitor {
-    type Value = Scalar;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a string, number or boolean")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
-        Ok(Scalar::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
-        Ok(Scalar::Num(v as f64))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
-        Ok(Scalar::Num(v as f64))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
-        Ok(Scalar::Num(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Scalar, E> {
-        Ok(Scalar::Str(v.to_owned()))
-    }
-}
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ScalarVisitor)
     }
 }
 
