@@ -16,8 +16,18 @@ use crate::input::Records;
 use crate::rules::RuleSet;
 use crate::sink::{DeadLetter, NdjsonWriter};
 
-/// Bad records logged one by one before the log only counts them.
-const LOGGED_BAD_RECORDS: u64 = 20;
+/// Bad or late records logged one by one before the log only counts them.
+const LOGGED_PROBLEMS: u64 = 20;
+
+/// Logs the first problems with their position, then says once that it stops.
+fn log_problem(logged: &mut u64, position: &str, reason: &str) {
+    *logged += 1;
+    if *logged <= LOGGED_PROBLEMS {
+        warn!(%position, %reason, "input line not used");
+    } else if *logged == LOGGED_PROBLEMS + 1 {
+        warn!("more input lines not used; counting them without logging each (see the summary and the dead-letter output)");
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
@@ -95,6 +105,7 @@ pub fn replay<A: Write, D: Write>(
     let mut engine = Engine::new(rules, opts.engine);
     let mut out = Vec::new();
     let mut summary = Summary::default();
+    let mut logged = 0;
     for record in records {
         summary.records += 1;
         let letter = match record {
@@ -108,24 +119,20 @@ pub fn replay<A: Write, D: Write>(
                         None
                     }
                     Admission::Duplicate => None,
-                    Admission::Late { event, behind } => Some(DeadLetter {
-                        position: position.to_string(),
-                        kind: "late",
-                        reason: format!("event is {behind} older than the watermark (allowed lateness {})", opts.engine.lateness),
-                        raw: None,
-                        event: Some(*event),
-                    }),
+                    Admission::Late { event, behind } => {
+                        let position = position.to_string();
+                        let reason = format!("event is {behind} older than the watermark (allowed lateness {})", opts.engine.lateness);
+                        log_problem(&mut logged, &position, &reason);
+                        Some(DeadLetter { position, kind: "late", reason, raw: None, event: Some(*event) })
+                    }
                 }
             }
             Err(bad) => {
                 summary.bad += 1;
-                if summary.bad <= LOGGED_BAD_RECORDS {
-                    warn!(position = %bad.position, reason = %bad.reason, "bad input line");
-                } else if summary.bad == LOGGED_BAD_RECORDS + 1 {
-                    warn!("more bad input lines; counting them without logging each");
-                }
+                let position = bad.position.to_string();
+                log_problem(&mut logged, &position, &bad.reason);
                 Some(DeadLetter {
-                    position: bad.position.to_string(),
+                    position,
                     kind: "bad_input",
                     reason: bad.reason,
                     raw: Some(String::from_utf8_lossy(&bad.raw).into_owned()),

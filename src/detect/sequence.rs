@@ -176,16 +176,14 @@ impl Sequence {
                 p.identity = Some(step_ev.actor.clone());
             }
             p.anchor = step_ev;
-            let complete = p.steps_done == self.steps.len();
-            if !complete {
-                insert_latest(list, p.clone());
+            if p.steps_done < self.steps.len() {
+                insert_latest(list, p);
+                continue;
             }
             if list.is_empty() {
                 self.state.partials.remove(&key);
             }
-            if complete {
-                found = Some(self.finding(ev, &key, &p));
-            }
+            found = Some(self.finding(ev, &key, &p));
         }
         if self.steps[0].filter.matches(ev) {
             if let Some(key) = render(ev, &self.steps[0].by) {
