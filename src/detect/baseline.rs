@@ -89,22 +89,13 @@ struct IdentityRate {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct PeerGroup {
     history: Moments,
-    /// The group's events in the sliding window, and per identity how many.
-    recent: VecDeque<(Timestamp, String)>,
-    active: FastMap<String, u32>,
+    /// Members and their latest event; those seen within the window are the active peers.
+    last_seen: FastMap<String, Timestamp>,
 }
 
 impl PeerGroup {
     fn evict(&mut self, cutoff: Timestamp) {
-        while self.recent.front().is_some_and(|(t, _)| *t <= cutoff) {
-            let Some((_, who)) = self.recent.pop_front() else { break };
-            if let Some(n) = self.active.get_mut(&who) {
-                *n -= 1;
-                if *n == 0 {
-                    self.active.remove(&who);
-                }
-            }
-        }
+        self.last_seen.retain(|_, t| *t > cutoff);
     }
 
 }
@@ -185,9 +176,7 @@ impl Baseline {
         me.last_seen = t;
         evict_recent(&mut me.recent, cutoff);
         me.recent.push_back((t, ev.id.clone()));
-        peer.evict(cutoff);
-        peer.recent.push_back((t, ev.actor.id.clone()));
-        *get_or_insert_with(&mut peer.active, &ev.actor.id, || 0) += 1;
+        *get_or_insert_with(&mut peer.last_seen, &ev.actor.id, || t) = t;
 
         let observed = me.recent.len() as u64;
         if observed < s.min_count {
@@ -212,10 +201,10 @@ impl Baseline {
         let peer = &self.state.peers[peer_key.as_ref()];
         let identities = &self.state.identities;
         let mut paces: Vec<f64> = peer
-            .active
-            .keys()
-            .filter(|who| **who != ev.actor.id)
-            .filter_map(|who| identities.get(who))
+            .last_seen
+            .iter()
+            .filter(|(who, seen)| **seen > cutoff && **who != ev.actor.id)
+            .filter_map(|(who, _)| identities.get(who))
             .map(|r| pace(&r.recent, t, s.window))
             .collect();
         // Summed in sorted order: map iteration order must not reach the output, not even as

@@ -6,6 +6,7 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 use crate::collections::FastMap;
 
@@ -25,7 +26,7 @@ pub enum Admission {
 }
 
 #[derive(Debug)]
-struct Queued(Box<Event>);
+struct Queued(Arc<Event>);
 
 impl PartialEq for Queued {
     fn eq(&self, other: &Self) -> bool {
@@ -68,12 +69,12 @@ impl Ingest {
             return Admission::Late { event: Box::new(ev), behind };
         }
         self.seen.insert(ev.id.clone(), ev.time);
-        self.queue.push(Reverse(Queued(Box::new(ev))));
+        self.queue.push(Reverse(Queued(Arc::new(ev))));
         Admission::Accepted
     }
 
     /// The next event older than `watermark`, in (time, id) order.
-    pub fn pop_before(&mut self, watermark: Timestamp) -> Option<Box<Event>> {
+    pub fn pop_before(&mut self, watermark: Timestamp) -> Option<Arc<Event>> {
         if self.queue.peek().is_some_and(|Reverse(q)| q.0.time < watermark) {
             self.queue.pop().map(|Reverse(q)| q.0)
         } else {
@@ -104,7 +105,7 @@ impl Ingest {
 
     pub fn load(state: IngestState) -> Self {
         Ingest {
-            queue: state.queued.into_iter().map(|e| Reverse(Queued(Box::new(e)))).collect(),
+            queue: state.queued.into_iter().map(|e| Reverse(Queued(Arc::new(e)))).collect(),
             seen: state.seen.into_iter().collect(),
         }
     }

@@ -263,7 +263,7 @@ impl Engine {
         }
         self.watermark = watermark;
         while let Some(ev) = self.ingest.pop_before(watermark) {
-            self.process(Arc::from(ev));
+            self.process(ev);
         }
         self.run_deferred(watermark);
         if self.last_sweep == Timestamp::MIN || watermark.since(self.last_sweep) >= self.cfg.sweep_every {
