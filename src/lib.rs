@@ -13,6 +13,8 @@
 //! - [`input`]: NDJSON reading (plain, gzip, stdin) with positions, bounded lines and parallel
 //!   decoding; bad lines become [`input::BadRecord`]s, never panics.
 //! - [`sink`]: NDJSON writers for alerts and dead letters.
+//! - [`kafka`]: streaming mode: consumer group in, alerts and dead letters out, per-partition
+//!   watermarks, checkpoints, metrics endpoint, and the `send`/`tail` tools.
 //! - [`replay`]: the replay job: files through the engine to sinks, with a summary.
 //! - [`ruletest`]: the unit tests that live in rule files (`casewatch test`).
 //! - [`synth`]: the seeded scenario generator behind the fixtures and benchmarks.
@@ -23,6 +25,7 @@ pub mod detect;
 pub mod engine;
 pub mod event;
 pub mod input;
+pub mod kafka;
 pub mod replay;
 pub mod rules;
 pub mod ruletest;

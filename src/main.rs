@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 
+use casewatch::kafka::{self, tools};
 use casewatch::replay::{replay, ReplayOptions};
 use casewatch::rules::RuleSet;
 use casewatch::sink::NdjsonWriter;
@@ -73,6 +74,31 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             let clean = summary.bad == 0 && summary.late == 0;
             Ok(if args.strict && !clean { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Run(args) => {
+            let config = args.config()?;
+            let rules = load_rules(&config.rules)?;
+            let summary = kafka::run(&config, &rules, &kafka::RunOptions { drain: args.drain })?;
+            eprintln!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Send(args) => {
+            let s = tools::send(&args.client.client()?, &args.inputs, &args.topic)?;
+            eprintln!(
+                "sent {} messages to {} in {:.2}s ({:.0}/s; {} unkeyed, {} too long and skipped)",
+                s.sent,
+                args.topic,
+                s.elapsed.as_secs_f64(),
+                s.sent as f64 / s.elapsed.as_secs_f64().max(1e-9),
+                s.unkeyed,
+                s.skipped_too_long
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tail(args) => {
+            let opts = tools::TailOptions { with_headers: args.headers, to_end: args.to_end };
+            tools::tail(&args.client.client()?, &args.topic, opts, &mut BufWriter::new(io::stdout().lock()))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Validate { dir } => match RuleSet::load_dir(&dir) {
             Ok(set) => {

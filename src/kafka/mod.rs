@@ -1,0 +1,461 @@
+//! Streaming mode: the same engine as replay, fed from Kafka. This module owns the run loop:
+//! messages in, event-time watermark across partitions, alerts and dead letters out, periodic
+//! checkpoints and offset commits, and shutdown. The engine stays clock-free; wall-clock time is
+//! used here only for idle partitions and pacing.
+//!
+//! At-least-once: a checkpoint is written only once every alert and dead letter derived from the
+//! events it covers is acknowledged, and offsets are committed only after the checkpoint that
+//! covers them is durable. After a crash the events since the last checkpoint are read again and
+//! give alerts with the same ids.
+
+pub mod checkpoint;
+pub mod config;
+pub mod metrics;
+pub mod sink;
+pub mod source;
+pub mod tools;
+pub mod watermark;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::FutureProducer;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tracing::{error, info, warn};
+
+use crate::alert::Alert;
+use crate::engine::{Admission, Engine, RestoreError};
+use crate::event::Event;
+use crate::rules::RuleSet;
+use crate::sink::DeadLetter;
+use checkpoint::{Checkpoint, CheckpointError, Offsets};
+use config::{wall, Config, ConfigError};
+use metrics::{labels, Metrics};
+use sink::{Origin, Sink};
+use source::{Assignment, KafkaConsumer};
+use watermark::Watermarks;
+
+/// How often the loop looks at idle partitions, checkpoint timing and metrics.
+const TICK: Duration = Duration::from_millis(100);
+/// How long a shutdown waits for the broker to acknowledge what is in flight.
+const SETTLE_AT_SHUTDOWN: Duration = Duration::from_secs(60);
+/// How long a periodic checkpoint waits for acknowledgements before trying again later.
+const SETTLE_AT_CHECKPOINT: Duration = Duration::from_secs(10);
+/// Deliveries in flight before the loop stops reading to let them settle.
+const MAX_IN_FLIGHT: usize = 10_000;
+/// Drain mode: how long without messages before checking whether every partition is read.
+const DRAIN_QUIET: Duration = Duration::from_millis(300);
+
+/// How this run behaves (as opposed to what the pipeline is, in [`Config`]).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Read every partition to its end, then emit everything as at end of input (like replay)
+    /// and exit. A drain writes no checkpoint and commits no offsets.
+    pub drain: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0} deliveries were not acknowledged; no checkpoint written and no offset committed")]
+    Unacknowledged(usize),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct RunSummary {
+    pub messages: u64,
+    pub bad: u64,
+    pub alerts: u64,
+    pub checkpoints: u64,
+    pub elapsed: Duration,
+}
+
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "read {} messages in {:.2}s ({:.0}/s): {} bad; {} alerts produced; {} checkpoints",
+            self.messages,
+            self.elapsed.as_secs_f64(),
+            self.messages as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            self.bad,
+            self.alerts,
+            self.checkpoints
+        )
+    }
+}
+
+/// Runs until SIGTERM/SIGINT (or, with `drain`, until every partition is read).
+pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummary, RunError> {
+    cfg.validate()?;
+    let started = Instant::now();
+    let metrics = Arc::new(Metrics::default());
+    let (engine, resume) = match Checkpoint::load(&cfg.stream.checkpoint_path)? {
+        Some(cp) => {
+            let partitions: usize = cp.offsets.values().map(BTreeMap::len).sum();
+            info!(path = %cfg.stream.checkpoint_path.display(), partitions, "restoring checkpoint");
+            (Engine::restore(rules, cfg.engine, cp.engine)?, cp.offsets)
+        }
+        None => (Engine::new(rules, cfg.engine), Offsets::new()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // The stream consumers register with the runtime when created.
+    let entered = runtime.enter();
+    let producer: FutureProducer = cfg.kafka.producer_config()?.create()?;
+    let assignment = Arc::new(Mutex::new(Assignment { resume: resume.clone(), ..Assignment::default() }));
+    let group = source::group_consumer(
+        &cfg.kafka.consumer_config(&cfg.kafka.group_id)?,
+        &cfg.kafka.input_topics,
+        assignment.clone(),
+        metrics.clone(),
+    )?;
+    let context_topics = cfg.context_topics();
+    let tables = match context_topics.is_empty() {
+        true => None,
+        false => Some(source::table_consumer(
+            &cfg.kafka.consumer_config(&format!("{}.tables", cfg.kafka.group_id))?,
+            &context_topics,
+            &resume,
+            metrics.clone(),
+        )?),
+    };
+    let result = runtime.block_on(async {
+        let mut watermarks = Watermarks::new(wall(cfg.stream.idle_after));
+        let now = Instant::now();
+        if let Some((_, parts)) = &tables {
+            parts.iter().for_each(|(t, p)| watermarks.track(t, *p, now));
+        }
+        let mut driver = Driver {
+            cfg,
+            opts,
+            engine,
+            sink: Sink::new(producer, &cfg.kafka.alert_topic, &cfg.kafka.dead_letter_topic, metrics.clone()),
+            group: &group,
+            assignment,
+            watermarks,
+            next: resume,
+            metrics,
+            out: Vec::new(),
+            counts: Counts::default(),
+            last_message: now,
+            summary: RunSummary::default(),
+        };
+        if let Some(addr) = &cfg.stream.metrics_addr {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            tokio::spawn(metrics::serve(listener, driver.metrics.clone()));
+        }
+        driver.run(tables.as_ref().map(|(c, _)| c)).await.map(|()| driver.summary)
+    });
+    // The consumers leave the group here, on this thread, after the runtime is gone.
+    drop(entered);
+    drop(runtime);
+    drop(tables);
+    drop(group);
+    result.map(|mut s| {
+        s.elapsed = started.elapsed();
+        s
+    })
+}
+
+/// Counters kept by the loop and published to [`Metrics`] once per second.
+#[derive(Debug, Default)]
+struct Counts {
+    events_in: BTreeMap<String, u64>,
+    bad: BTreeMap<String, u64>,
+    alerts: BTreeMap<(String, &'static str), u64>,
+    checkpoint_bytes: u64,
+}
+
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
+}
+
+struct Driver<'a> {
+    cfg: &'a Config,
+    opts: &'a RunOptions,
+    engine: Engine,
+    sink: Sink,
+    group: &'a KafkaConsumer,
+    assignment: Arc<Mutex<Assignment>>,
+    watermarks: Watermarks,
+    /// Next offset to read per partition: what the engine state reflects.
+    next: Offsets,
+    metrics: Arc<Metrics>,
+    out: Vec<Alert>,
+    counts: Counts,
+    last_message: Instant,
+    summary: RunSummary,
+}
+
+async fn recv_from(c: Option<&KafkaConsumer>) -> Result<BorrowedMessage<'_>, KafkaError> {
+    match c {
+        Some(c) => c.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn shutdown_signal(term: &mut tokio::signal::unix::Signal) {
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: stopping"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT: stopping"),
+    }
+}
+
+impl<'a> Driver<'a> {
+    async fn run(&mut self, tables: Option<&'a KafkaConsumer>) -> Result<(), RunError> {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let group = self.group;
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_checkpoint = Instant::now();
+        let mut last_publish = Instant::now();
+        let mut last_error_log: Option<Instant> = None;
+        loop {
+            let received = tokio::select! {
+                _ = shutdown_signal(&mut term) => break,
+                m = group.recv() => Some(m),
+                m = recv_from(tables) => Some(m),
+                _ = tick.tick() => None,
+            };
+            match received {
+                Some(Ok(m)) => self.on_message(&m),
+                Some(Err(KafkaError::PartitionEOF(_))) => {}
+                Some(Err(e)) => {
+                    if last_error_log.map_or(true, |t| t.elapsed() >= Duration::from_secs(5)) {
+                        warn!(error = %e, "consumer error; still polling");
+                        last_error_log = Some(Instant::now());
+                    }
+                }
+                None => {
+                    self.on_tick();
+                    if last_publish.elapsed() >= Duration::from_secs(1) {
+                        self.publish();
+                        last_publish = Instant::now();
+                    }
+                    if self.opts.drain {
+                        if self.last_message.elapsed() >= DRAIN_QUIET && self.caught_up() {
+                            return self.finish_drain().await;
+                        }
+                    } else if last_checkpoint.elapsed() >= wall(self.cfg.stream.checkpoint_every) {
+                        self.checkpoint(CommitMode::Async).await?;
+                        last_checkpoint = Instant::now();
+                    }
+                }
+            }
+            if self.sink.in_flight() >= MAX_IN_FLIGHT && !self.sink.settle(SETTLE_AT_CHECKPOINT).await {
+                warn!(in_flight = self.sink.in_flight(), "broker slow to acknowledge; reading paused");
+            }
+        }
+        self.shutdown().await
+    }
+
+    fn on_message(&mut self, m: &BorrowedMessage<'_>) {
+        let now = Instant::now();
+        self.last_message = now;
+        self.summary.messages += 1;
+        let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
+        match self.next.get_mut(topic) {
+            Some(t) => {
+                t.insert(partition, offset + 1);
+            }
+            None => {
+                self.next.entry(topic.to_string()).or_default().insert(partition, offset + 1);
+            }
+        }
+        bump(&mut self.counts.events_in, topic);
+        let origin = Origin { topic, partition, offset, key: m.key() };
+        let position = || format!("{topic}/{partition}/{offset}");
+        match Event::decode(m.payload().unwrap_or_default()) {
+            Ok(event) => {
+                self.watermarks.observe(topic, partition, Some(event.time), now);
+                if let Admission::Late { event, behind } = self.engine.push(event) {
+                    let letter = DeadLetter {
+                        position: position(),
+                        kind: "late",
+                        reason: format!(
+                            "event is {behind} older than the watermark (allowed lateness {})",
+                            self.cfg.engine.lateness
+                        ),
+                        raw: None,
+                        event: Some(*event),
+                    };
+                    self.sink.dead_letter(&letter, &origin);
+                }
+            }
+            Err(e) => {
+                self.watermarks.observe(topic, partition, None, now);
+                self.summary.bad += 1;
+                bump(&mut self.counts.bad, topic);
+                let letter = DeadLetter {
+                    position: position(),
+                    kind: "bad_input",
+                    reason: e.to_string(),
+                    raw: Some(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned()),
+                    event: None,
+                };
+                self.sink.dead_letter(&letter, &origin);
+            }
+        }
+        self.advance(now);
+    }
+
+    /// Moves the engine to the slowest active partition, less the allowed lateness.
+    fn advance(&mut self, now: Instant) {
+        if let Some(t) = self.watermarks.current(now) {
+            self.engine.advance(t.saturating_sub(self.cfg.engine.lateness), &mut self.out);
+            self.emit();
+        }
+    }
+
+    fn emit(&mut self) {
+        if self.out.is_empty() {
+            return;
+        }
+        for a in &self.out {
+            *self.counts.alerts.entry((a.rule.clone(), a.severity.as_str())).or_default() += 1;
+        }
+        self.summary.alerts += self.out.len() as u64;
+        self.sink.alerts(&mut self.out);
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        let changed = {
+            let mut a = source::lock(&self.assignment);
+            std::mem::take(&mut a.changed).then(|| a.assigned.clone())
+        };
+        if let Some(assigned) = changed {
+            let stale: Vec<(String, i32)> = self
+                .watermarks
+                .tracked()
+                .filter(|(t, p)| self.cfg.kafka.input_topics.iter().any(|i| i == t) && !assigned.contains(&(t.to_string(), *p)))
+                .map(|(t, p)| (t.to_string(), p))
+                .collect();
+            stale.iter().for_each(|(t, p)| self.watermarks.untrack(t, *p));
+            assigned.iter().for_each(|(t, p)| self.watermarks.track(t, *p, now));
+        }
+        self.advance(now);
+        self.metrics.beat();
+    }
+
+    fn publish(&self) {
+        let m = &self.metrics;
+        for (topic, n) in &self.counts.events_in {
+            m.set("casewatch_events_in_total", labels(&[("topic", topic)]), *n as f64);
+        }
+        for (topic, n) in &self.counts.bad {
+            m.set("casewatch_bad_events_total", labels(&[("topic", topic)]), *n as f64);
+        }
+        for ((rule, severity), n) in &self.counts.alerts {
+            m.set("casewatch_alerts_total", labels(&[("rule", rule), ("severity", severity)]), *n as f64);
+        }
+        let stats = self.engine.stats();
+        m.set("casewatch_late_events_total", String::new(), stats.late as f64);
+        m.set("casewatch_duplicate_events_total", String::new(), stats.duplicates as f64);
+        m.set("casewatch_checkpoints_total", String::new(), self.summary.checkpoints as f64);
+        let wm = self.engine.watermark().nanos();
+        if wm > i64::MIN {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+            m.set("casewatch_watermark_delay_seconds", String::new(), now - wm as f64 / 1e9);
+        }
+        let size = self.engine.state_size();
+        for (rule, keys) in &size.rule_keys {
+            m.set("casewatch_state_identities", labels(&[("rule", rule)]), *keys as f64);
+        }
+        m.set("casewatch_state_buffered_events", String::new(), (size.buffered_events + size.deferred_events) as f64);
+        m.set("casewatch_state_bytes", String::new(), self.counts.checkpoint_bytes as f64);
+    }
+
+    /// Drain mode: has every tracked partition been read to its current end?
+    fn caught_up(&self) -> bool {
+        let tracked: Vec<(&str, i32)> = self.watermarks.tracked().collect();
+        let assigned = !source::lock(&self.assignment).assigned.is_empty();
+        assigned
+            && tracked.iter().all(|&(topic, p)| match self.group.fetch_watermarks(topic, p, Duration::from_secs(2)) {
+                Ok((low, high)) => low >= high || self.next.get(topic).and_then(|m| m.get(&p)).is_some_and(|&n| n >= high),
+                Err(_) => false,
+            })
+    }
+
+    async fn finish_drain(&mut self) -> Result<(), RunError> {
+        self.engine.finish(&mut self.out);
+        self.emit();
+        self.publish();
+        match self.sink.settle(SETTLE_AT_SHUTDOWN).await {
+            true => Ok(()),
+            false => Err(RunError::Unacknowledged(self.sink.in_flight())),
+        }
+    }
+
+    /// Waits for acknowledgements, writes the checkpoint, then commits the offsets it covers.
+    async fn checkpoint(&mut self, mode: CommitMode) -> Result<(), RunError> {
+        if !self.sink.settle(SETTLE_AT_CHECKPOINT).await {
+            warn!(in_flight = self.sink.in_flight(), "deliveries not acknowledged yet; checkpoint postponed");
+            return Ok(());
+        }
+        let bytes = Checkpoint::new(self.next.clone(), self.engine.snapshot()).store(&self.cfg.stream.checkpoint_path)?;
+        self.counts.checkpoint_bytes = bytes;
+        self.summary.checkpoints += 1;
+        let tpl = {
+            let mut a = source::lock(&self.assignment);
+            a.resume = self.next.clone();
+            let mut tpl = TopicPartitionList::new();
+            for (topic, p) in &a.assigned {
+                if let Some(&o) = self.next.get(topic).and_then(|m| m.get(p)) {
+                    tpl.add_partition_offset(topic, *p, Offset::Offset(o))?;
+                }
+            }
+            tpl
+        };
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        // A synchronous commit (at shutdown) is retried: right after a broker restart the group
+        // coordinator may not be known yet.
+        let attempts = if matches!(mode, CommitMode::Sync) { 10 } else { 1 };
+        for attempt in 1..=attempts {
+            match self.group.commit(&tpl, mode) {
+                Ok(()) => break,
+                Err(e) if attempt < attempts => {
+                    warn!(error = %e, attempt, "offset commit failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => warn!(error = %e, "offset commit failed; the checkpoint still holds the offsets"),
+            }
+        }
+        Ok(())
+    }
+
+    async fn shutdown(&mut self) -> Result<(), RunError> {
+        if !self.sink.settle(SETTLE_AT_SHUTDOWN).await {
+            error!(in_flight = self.sink.in_flight(), "broker did not acknowledge every alert; exiting without checkpoint");
+            return Err(RunError::Unacknowledged(self.sink.in_flight()));
+        }
+        if !self.opts.drain {
+            self.checkpoint(CommitMode::Sync).await?;
+        }
+        self.publish();
+        info!(checkpoints = self.summary.checkpoints, alerts = self.summary.alerts, "stopped");
+        Ok(())
+    }
+}
