@@ -95,7 +95,7 @@ fn bad_lines_never_change_the_alerts_of_good_lines() {
         lines.insert(step * (i + 1), j.clone());
     }
     let path = write_temp("with-junk.ndjson", &lines.join(&b'\n'));
-    let (dirty, dead, summary) = replay_to_memory(&pack(), &[path.clone()], 3);
+    let (dirty, dead, summary) = replay_to_memory(&pack(), std::slice::from_ref(&path), 3);
     assert!(clean == dirty, "junk lines changed the alerts");
     assert_eq!(summary.bad, 4 + junk.len() as u64);
     let letters: Vec<serde_json::Value> = dead.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

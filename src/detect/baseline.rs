@@ -256,7 +256,8 @@ impl Baseline {
         }
     }
 
-    pub fn len(&self) -> usize {
+    /// Keys of state held, for state-size reports.
+    pub fn keys(&self) -> usize {
         self.state.identities.len()
     }
 }

@@ -95,7 +95,7 @@ impl JitCheck {
             Some(id) => grants.get(id).map(|g| (id, g)),
             None => grants
                 .of_identity(who)
-                .filter(|(_, g)| g.tenant.as_deref().map_or(true, |gt| Some(gt) == tenant))
+                .filter(|(_, g)| g.tenant.as_deref().is_none_or(|gt| Some(gt) == tenant))
                 .filter_map(|(id, g)| g.ended_by(t).map(|(end, _)| (end, id, g)))
                 .max_by_key(|(end, id, _)| (*end, *id))
                 .map(|(_, id, g)| (id, g)),

@@ -113,9 +113,9 @@ impl Detector {
     pub fn state_keys(&self) -> usize {
         match self {
             Detector::Match { .. } | Detector::OffCase(_) | Detector::Jit(_) => 0,
-            Detector::Window(d) => d.len(),
-            Detector::Baseline(d) => d.len(),
-            Detector::Sequence(d) => d.len(),
+            Detector::Window(d) => d.keys(),
+            Detector::Baseline(d) => d.keys(),
+            Detector::Sequence(d) => d.keys(),
         }
     }
 

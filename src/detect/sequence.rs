@@ -246,7 +246,8 @@ impl Sequence {
         });
     }
 
-    pub fn len(&self) -> usize {
+    /// Keys of state held, for state-size reports.
+    pub fn keys(&self) -> usize {
         self.state.partials.values().map(Vec::len).sum()
     }
 }

@@ -184,7 +184,8 @@ impl Window {
         });
     }
 
-    pub fn len(&self) -> usize {
+    /// Keys of state held, for state-size reports.
+    pub fn keys(&self) -> usize {
         self.state.groups.len()
     }
 }

@@ -144,7 +144,7 @@ impl CaseTable {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.cases.len()
     }
 }
@@ -206,7 +206,7 @@ impl GrantRecord {
     /// after `t` counts.
     pub fn valid_for(&self, identity: &str, tenant: Option<&str>, t: Timestamp, grace: Span) -> bool {
         self.identity == identity
-            && self.tenant.as_deref().map_or(true, |g| Some(g) == tenant)
+            && self.tenant.as_deref().is_none_or(|g| Some(g) == tenant)
             && self.from <= t.saturating_add(grace)
             && self.ended_by(t).is_none()
     }
@@ -274,7 +274,7 @@ impl GrantTable {
 
     fn expire(&mut self, before: Timestamp) {
         for id in due_before(&mut self.ends, before) {
-            if !self.grants.get(&id).is_some_and(|g| g.ended_by(before).is_some_and(|(end, _)| end < before)) {
+            if self.grants.get(&id).is_none_or(|g| g.ended_by(before).is_none_or(|(end, _)| end >= before)) {
                 continue;
             }
             if let Some(g) = self.grants.remove(&id) {
@@ -283,7 +283,7 @@ impl GrantTable {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.grants.len()
     }
 }

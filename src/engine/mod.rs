@@ -78,7 +78,7 @@ struct CompiledRule {
 impl CompiledRule {
     fn admits(&self, ev: &Event) -> bool {
         self.filter.matches(ev)
-            && !self.exceptions.iter().any(|x| x.until.map_or(true, |u| ev.time < u) && x.matches.matches(ev))
+            && !self.exceptions.iter().any(|x| x.until.is_none_or(|u| ev.time < u) && x.matches.matches(ev))
     }
 }
 
@@ -386,8 +386,8 @@ impl Engine {
             buffered_events: self.ingest.buffered(),
             deferred_events: self.deferred.len(),
             dedup_ids: self.ingest.ids_tracked(),
-            cases: self.context.cases.len(),
-            grants: self.context.grants.len(),
+            cases: self.context.cases.count(),
+            grants: self.context.grants.count(),
             rule_keys: self.rules.iter().map(|r| (r.id.clone(), r.detector.state_keys())).collect(),
         }
     }

@@ -52,10 +52,12 @@ pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     })
 }
 
+type Reader = Box<dyn BufRead + Send>;
+
 /// Raw lines of several inputs, in order, with positions. Blank lines are skipped.
 struct RawLines {
-    inputs: std::vec::IntoIter<(Arc<str>, Box<dyn BufRead + Send>)>,
-    current: Option<(Arc<str>, BoundedLines<Box<dyn BufRead + Send>>)>,
+    inputs: std::vec::IntoIter<(Arc<str>, Reader)>,
+    current: Option<(Arc<str>, BoundedLines<Reader>)>,
 }
 
 /// A raw line, or a read failure that ends its input.
@@ -191,7 +193,7 @@ mod tests {
         let idx = bytes.len() - 3;
         bytes[idx] = 0xff; // invalid UTF-8 on line 5
         let p = write_temp("mixed.ndjson", &bytes);
-        let out: Vec<Record> = Records::open(&[p.clone()], 1).unwrap().collect();
+        let out: Vec<Record> = Records::open(std::slice::from_ref(&p), 1).unwrap().collect();
         std::fs::remove_file(&p).unwrap();
         assert_eq!(out.len(), 4);
         assert!(out[0].is_ok());
@@ -213,7 +215,7 @@ mod tests {
         gz.write_all(body.as_bytes()).unwrap();
         gz.finish().unwrap();
         let ids = |threads| -> Vec<String> {
-            Records::open(&[p.clone()], threads).unwrap().map(|r| r.unwrap().1.id).collect()
+            Records::open(std::slice::from_ref(&p), threads).unwrap().map(|r| r.unwrap().1.id).collect()
         };
         let one = ids(1);
         assert_eq!(one.len(), 5000);

@@ -310,6 +310,8 @@ pub enum Link {
 
 impl Rule {
     /// Checks that serde cannot express; the message says what is allowed.
+    // Negated comparisons are deliberate: they reject NaN too.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub fn check(&self) -> Result<(), String> {
         if self.id.is_empty() || !self.id.bytes().all(|c| c.is_ascii_alphanumeric() || b"._-".contains(&c)) {
             return Err(format!("rule id {:?} must be non-empty [A-Za-z0-9._-]", self.id));

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::world::{secs, Agent, World};
 use super::{at, Truth};
 use super::world::RESERVED_TENANTS;
-use crate::time::Timestamp;
+use crate::time::{Span, Timestamp};
 
 struct Attack<'w, 'p> {
     w: &'w mut World<'p>,
@@ -54,7 +54,8 @@ impl Attack<'_, '_> {
         g
     }
 
-    fn act(&mut self, a: &Agent, day: i64, t: Timestamp, action: &str, tenant: &str, case: Option<&str>, edit: impl FnOnce(&mut serde_json::Value)) {
+    fn act(&mut self, a: &Agent, t: Timestamp, action: &str, tenant: &str, case: Option<&str>, edit: impl FnOnce(&mut serde_json::Value)) {
+        let day = t.since(self.w.p.start).nanos() / Span::from_secs(86_400).nanos();
         let mut ev = self.w.agent_event(a, day, action, tenant);
         if let Some(c) = case {
             ev["case_id"] = json!(c);
@@ -74,26 +75,26 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     let a = x.agent(3);
     let (_, t) = x.tenant(0);
     let when = at(p, FRI, 14, 5);
-    x.act(&a, FRI, when, "mailbox.read", &t, None, |e| e["target"]["resource"] = json!("mailbox/cfo@finance.example"));
+    x.act(&a, when, "mailbox.read", &t, None, |e| e["target"]["resource"] = json!("mailbox/cfo@finance.example"));
     x.record("off_case_no_case", &a.id, &["off_case.no_case"], when, when);
 
     // Off-case: citing a case closed three days earlier.
     let a = x.agent(5);
     let (_, t) = x.tenant(1);
     let case = x.own_case(&a, &t, at(p, FRI, 9, 0), at(p, FRI, 12, 0));
-    x.act(&a, FRI, at(p, FRI, 10, 0), "record.view", &t, Some(&case), |_| {});
+    x.act(&a, at(p, FRI, 10, 0), "record.view", &t, Some(&case), |_| {});
     let when = at(p, MON, 11, 0);
-    x.act(&a, MON, when, "file.read", &t, Some(&case), |e| e["target"]["resource"] = json!("file/contracts.zip"));
+    x.act(&a, when, "file.read", &t, Some(&case), |e| e["target"]["resource"] = json!("file/contracts.zip"));
     x.record("off_case_closed_case", &a.id, &["off_case.closed_case"], when, when);
 
     // Off-case: citing a colleague's open case.
     let (owner, a) = (x.agent(8), x.agent(7));
     let (_, t) = x.tenant(2);
     let case = x.own_case(&owner, &t, at(p, MON, 13, 0), at(p, MON, 18, 0));
-    x.act(&owner, MON, at(p, MON, 13, 10), "record.view", &t, Some(&case), |_| {});
+    x.act(&owner, at(p, MON, 13, 10), "record.view", &t, Some(&case), |_| {});
     let when = at(p, MON, 13, 30);
-    x.act(&a, MON, when, "record.view", &t, Some(&case), |_| {});
-    x.act(&a, MON, when.saturating_add(secs(40)), "mailbox.read", &t, Some(&case), |e| e["target"]["resource"] = json!("mailbox/ceo@t42.example"));
+    x.act(&a, when, "record.view", &t, Some(&case), |_| {});
+    x.act(&a, when.saturating_add(secs(40)), "mailbox.read", &t, Some(&case), |e| e["target"]["resource"] = json!("mailbox/ceo@t42.example"));
     x.record("off_case_foreign_case", &a.id, &["off_case.foreign_case"], when, when.saturating_add(secs(40)));
 
     // JIT: a password reset with no grant at all (on case, managed, MFA).
@@ -102,7 +103,7 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     let case = x.own_case(&a, &t, at(p, FRI, 14, 50), at(p, FRI, 16, 0));
     let when = at(p, FRI, 15, 0);
     let user = x.w.customer(&t, 1);
-    x.act(&a, FRI, when, "password.reset", &t, Some(&case), |e| e["target"]["account"] = json!(user));
+    x.act(&a, when, "password.reset", &t, Some(&case), |e| e["target"]["account"] = json!(user));
     x.w.customer_signin(when.saturating_add(secs(900)), ti, 1);
     x.record("jit_missing", &a.id, &["jit.missing"], when, when);
 
@@ -113,7 +114,7 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     let g = x.grant(&a, &t, at(p, MON, 12, 0), 60);
     let when = at(p, MON, 16, 0);
     let user = x.w.customer(&t, 2);
-    x.act(&a, MON, when, "account.unlock", &t, Some(&case), |e| {
+    x.act(&a, when, "account.unlock", &t, Some(&case), |e| {
         e["target"]["account"] = json!(user);
         e["auth"]["jit_grant"] = json!(g);
     });
@@ -126,7 +127,7 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     let g = x.grant(&a, &t, at(p, FRI, 10, 20), 60);
     let when = at(p, FRI, 10, 30);
     let user = x.w.customer(&t, 3);
-    x.act(&a, FRI, when, "mfa.reset", &t, Some(&case), |e| {
+    x.act(&a, when, "mfa.reset", &t, Some(&case), |e| {
         e["target"]["account"] = json!(user);
         e["auth"]["jit_grant"] = json!(g);
         e["source"] = json!({"ip": "192.0.2.44", "device": "laptop-ab12", "managed": false, "session": "s-laptop-ab12"});
@@ -141,7 +142,7 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     let g = x.grant(&a, &t, at(p, MON, 10, 5), 60);
     let when = at(p, MON, 10, 15);
     let user = x.w.customer(&t, 4);
-    x.act(&a, MON, when, "role.assign", &t, Some(&case), |e| {
+    x.act(&a, when, "role.assign", &t, Some(&case), |e| {
         e["target"]["account"] = json!(user);
         e["auth"] = json!({"mfa": false, "method": "password", "jit_grant": g});
     });
@@ -156,7 +157,7 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     for i in 0..160 {
         last = start.saturating_add(secs(i * 17));
         let acct = x.w.customer(&t, (i % 12) as usize);
-        x.act(&a, MON, last, "record.view", &t, Some(&case), |e| e["target"]["account"] = json!(acct));
+        x.act(&a, last, "record.view", &t, Some(&case), |e| e["target"]["account"] = json!(acct));
     }
     x.record("unusual_volume", &a.id, &["volume.baseline"], start, last);
 
@@ -166,7 +167,7 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     let case = x.own_case(&a, &t, at(p, FRI, 10, 50), at(p, FRI, 13, 0));
     let start = at(p, FRI, 11, 0);
     for i in 0..3 {
-        x.act(&a, FRI, start.saturating_add(secs(i * 600)), "data.export", &t, Some(&case), |e| {
+        x.act(&a, start.saturating_add(secs(i * 600)), "data.export", &t, Some(&case), |e| {
             e["target"]["resource"] = json!("report/customers");
             e["attrs"] = json!({"records": 24_000});
         });
@@ -180,7 +181,7 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     for i in 0..9 {
         let t = x.any_tenant(10 + i * 3);
         last = start.saturating_add(secs(i as i64 * 100));
-        x.act(&a, MON, last, "tenant.view", &t, None, |_| {});
+        x.act(&a, last, "tenant.view", &t, None, |_| {});
     }
     x.record("tenant_fanout", &a.id, &["lateral.tenant_fanout", "off_case.no_case"], start, last);
 
@@ -188,10 +189,10 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     let a = x.agent(21);
     let (_, t) = x.tenant(9);
     let case = x.own_case(&a, &t, at(p, FRI, 12, 30), at(p, FRI, 14, 30));
-    x.act(&a, FRI, at(p, FRI, 12, 55), "record.view", &t, Some(&case), |_| {});
+    x.act(&a, at(p, FRI, 12, 55), "record.view", &t, Some(&case), |_| {});
     let when = at(p, FRI, 13, 0);
     for i in 0..3 {
-        x.act(&a, FRI, when.saturating_add(secs(i * 45)), "record.view", &t, Some(&case), |e| {
+        x.act(&a, when.saturating_add(secs(i * 45)), "record.view", &t, Some(&case), |e| {
             e["source"]["ip"] = json!("198.51.100.23");
             e["source"]["device"] = json!("unknown-7f");
             e["source"]["managed"] = json!(false);
@@ -206,7 +207,7 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     let g = x.grant(&a, &t, at(p, MON, 14, 55), 60);
     let when = at(p, MON, 15, 0);
     let user = x.w.customer(&t, 5);
-    x.act(&a, MON, when, "password.reset", &t, Some(&case), |e| {
+    x.act(&a, when, "password.reset", &t, Some(&case), |e| {
         e["target"]["account"] = json!(user);
         e["auth"]["jit_grant"] = json!(g);
     });
@@ -230,7 +231,7 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     let g = x.grant(&a, &t, at(p, FRI, 15, 55), 120);
     let start = at(p, FRI, 16, 0);
     for (i, action) in ["app.credential.add", "app.consent"].iter().enumerate() {
-        x.act(&a, FRI, start.saturating_add(secs(i as i64 * 480)), action, &t, Some(&case), |e| {
+        x.act(&a, start.saturating_add(secs(i as i64 * 480)), action, &t, Some(&case), |e| {
             e["target"]["resource"] = json!("app/7f3a");
             e["auth"]["jit_grant"] = json!(g);
         });
@@ -255,11 +256,11 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     let (_, t) = x.tenant(12);
     let case = x.own_case(&a, &t, at(p, MON, 9, 50), at(p, MON, 12, 0));
     let g = x.grant(&a, &t, at(p, MON, 9, 55), 120);
-    x.act(&a, MON, at(p, MON, 10, 0), "app.credential.add", &t, Some(&case), |e| {
+    x.act(&a, at(p, MON, 10, 0), "app.credential.add", &t, Some(&case), |e| {
         e["target"]["resource"] = json!("app/9c1d");
         e["auth"]["jit_grant"] = json!(g);
     });
-    x.act(&a, MON, at(p, MON, 10, 30), "app.consent", &t, Some(&case), |e| {
+    x.act(&a, at(p, MON, 10, 30), "app.consent", &t, Some(&case), |e| {
         e["target"]["resource"] = json!("app/2b2b");
         e["auth"]["jit_grant"] = json!(g);
     });
