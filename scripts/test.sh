@@ -2,4 +2,7 @@
 # Everything the test suite needs, then the suite. CI runs this (via .ci/run); so can you.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The streaming tests start and stop their own Kafka-compatible broker (tansu) on 127.0.0.1 with
+# scripts/kafka-up.sh; install it if this machine lacks it (about 10 minutes, once).
+KAFKA_UP_INSTALL_ONLY=1 scripts/kafka-up.sh
 cargo test --release --locked
