@@ -8,6 +8,7 @@
 # Env: TANSU = path of tansu binary (default: `tansu` on PATH, else ~/.cache/casewatch-tools/bin/tansu,
 #      installed there with `cargo install` on first use, about 10 minutes; later runs reuse it).
 #      KAFKA_UP_INSTALL_ONLY=1: install tansu if missing, then exit (for CI's setup step).
+#      KAFKA_UP_NO_INSTALL=1: fail at once instead of installing (the tests set it).
 # Prints the bootstrap address (127.0.0.1:PORT) on success.
 #
 # Tansu 0.6 notes: create topics explicitly; avoid snappy; no transactions. With memory storage, a
@@ -25,7 +26,9 @@ shift $((OPTIND - 1))
 STATE=${STATE:-/tmp/casewatch-kafka-$PORT}
 TOOLS=$HOME/.cache/casewatch-tools
 TANSU=${TANSU:-$(command -v tansu || echo "$TOOLS/bin/tansu")}
-if [ ! -x "$TANSU" ]; then
+if [ ! -x "$TANSU" ] && [ "${KAFKA_UP_NO_INSTALL:-0}" = 1 ]; then
+  echo "kafka-up: tansu not found ($TANSU); install it once with: KAFKA_UP_INSTALL_ONLY=1 scripts/kafka-up.sh" >&2; exit 1
+elif [ ! -x "$TANSU" ]; then
   echo "kafka-up: tansu not found; installing tansu 0.6.0 into $TOOLS (about 10 minutes, once)" >&2
   cargo install tansu --version 0.6.0 --locked --features dynostore,libsql --root "$TOOLS" >&2 \
     || { echo "kafka-up: installing tansu failed" >&2; exit 1; }

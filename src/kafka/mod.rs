@@ -153,6 +153,7 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             out: Vec::new(),
             counts: Counts::default(),
             last_message: now,
+            assigned_once: false,
             summary: RunSummary::default(),
         };
         if let Some(addr) = &cfg.stream.metrics_addr {
@@ -204,6 +205,8 @@ struct Driver<'a> {
     out: Vec<Alert>,
     counts: Counts,
     last_message: Instant,
+    /// Whether the group has assigned this instance any partition yet.
+    assigned_once: bool,
     summary: RunSummary,
 }
 
@@ -319,8 +322,13 @@ impl<'a> Driver<'a> {
         self.advance(now);
     }
 
-    /// Moves the engine to the slowest active partition, less the allowed lateness.
+    /// Moves the engine to the slowest active partition, less the allowed lateness. Not before
+    /// the group has assigned partitions: until then the context tables alone would carry the
+    /// watermark past every access event still to come.
     fn advance(&mut self, now: Instant) {
+        if !self.assigned_once {
+            return;
+        }
         if let Some(t) = self.watermarks.current(now) {
             self.engine.advance(t.saturating_sub(self.cfg.engine.lateness), &mut self.out);
             self.emit();
@@ -345,6 +353,7 @@ impl<'a> Driver<'a> {
             std::mem::take(&mut a.changed).then(|| a.assigned.clone())
         };
         if let Some(assigned) = changed {
+            self.assigned_once |= !assigned.is_empty();
             let stale: Vec<(String, i32)> = self
                 .watermarks
                 .tracked()
