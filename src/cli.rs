@@ -59,7 +59,7 @@ pub enum Command {
 /// flags win over the file.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// TOML configuration file (see `casewatch.example.toml`).
+    /// TOML configuration file (example: `scripts/casewatch-local.toml`).
     #[arg(long, env = "CASEWATCH_CONFIG")]
     pub config: Option<PathBuf>,
     /// Bootstrap brokers, host:port[,host:port...].

@@ -208,15 +208,29 @@ fn stream_gives_the_replay_alerts_with_context_topics_as_tables() {
 }
 
 #[test]
-fn poison_messages_go_to_the_dead_letter_topic_and_offsets_move_on() {
+fn poison_messages_go_to_the_dead_letter_topic_offsets_move_on_and_metrics_count_them() {
     let broker = Broker::start("poison", &["audit:1", "casewatch-alerts:1", "casewatch-dead-letter:1"]);
     let mut lines: Vec<String> = fixture_lines().into_iter().filter(|l| serde_json::from_str::<Value>(l).is_ok()).take(40).collect();
     lines.insert(10, "{not json".into());
     lines.insert(20, r#"{"id":"x-1","time":"2026-10-30T10:00:00Z","action":"record.view"}"#.into());
     let total = lines.len() as i64;
     broker.send(&write_lines(&broker.dir, "poison.ndjson", &lines), "audit");
-    let mut child = broker.spawn_run(&["--checkpoint-every", "200ms"]);
+    let metrics_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let mut child = broker.spawn_run(&["--checkpoint-every", "200ms", "--metrics-addr", &metrics_addr]);
     broker.wait_for_checkpoint(total);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let text = http_get(&metrics_addr, "/metrics");
+        if text.contains("casewatch_bad_events_total{topic=\"audit\"} 2\n") || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(metrics.contains("casewatch_bad_events_total{topic=\"audit\"} 2\n"), "{metrics}");
+    assert!(metrics.contains(&format!("casewatch_events_in_total{{topic=\"audit\"}} {total}\n")), "{metrics}");
+    assert!(metrics.contains("# TYPE casewatch_consumer_lag gauge"), "{metrics}");
+    assert!(http_get(&metrics_addr, "/healthz").starts_with("HTTP/1.1 200"));
     terminate(&mut child);
     let letters = broker.tail("casewatch-dead-letter", true);
     assert_eq!(letters.len(), 2, "{letters:?}");
@@ -230,6 +244,16 @@ fn poison_messages_go_to_the_dead_letter_topic_and_offsets_move_on() {
         let body: Value = serde_json::from_str(letter["value"].as_str().unwrap()).unwrap();
         assert_eq!(body["position"], format!("audit/0/{offset}"));
     }
+}
+
+/// The whole HTTP response to a GET of `path`.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut sock) = std::net::TcpStream::connect(addr) else { return String::new() };
+    write!(sock, "GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    let _ = sock.read_to_string(&mut response);
+    response
 }
 
 /// Sends SIGTERM and requires a clean exit.

@@ -291,6 +291,15 @@ mod tests {
     }
 
     #[test]
+    fn the_local_example_config_loads() {
+        let c = Config::load(Path::new("scripts/casewatch-local.toml")).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.context_topics(), ["cases", "grants"]);
+        assert_eq!(c.kafka.producer_config().unwrap().get("batch.num.messages"), Some("1"));
+        assert_eq!(c.stream.checkpoint_every, Span::from_secs(10));
+    }
+
+    #[test]
     fn unknown_fields_are_rejected() {
         let text = MINIMAL.replace("input_topics", "input_topic");
         let e = toml::from_str::<Config>(&text).unwrap_err().to_string();
