@@ -48,7 +48,7 @@ pub enum Command {
     /// Write a seeded synthetic scenario (events and ground truth).
     Generate(GenerateArgs),
     /// Stream: consume the audit topics as a consumer group, produce alerts to the alert topic.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Send NDJSON lines (plain, .gz, or -) to a topic as they are, keyed by actor.id.
     Send(SendArgs),
     /// Print a topic's messages from the beginning, one per line.

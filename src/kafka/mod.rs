@@ -244,7 +244,7 @@ impl<'a> Driver<'a> {
                 Some(Ok(m)) => self.on_message(&m),
                 Some(Err(KafkaError::PartitionEOF(_))) => {}
                 Some(Err(e)) => {
-                    if last_error_log.map_or(true, |t| t.elapsed() >= Duration::from_secs(5)) {
+                    if last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
                         warn!(error = %e, "consumer error; still polling");
                         last_error_log = Some(Instant::now());
                     }
