@@ -260,3 +260,51 @@ fn insert_latest(list: &mut Vec<Partial>, p: Partial) {
         None => list.push(p),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = "
+max_span: 1h
+steps:
+  - {filter: {action: password.reset}, by: target.account}
+  - {filter: {action: signin}, by: actor.id, link: {any: [source.ip]}}
+";
+
+    fn ev(id: &str, mins: i64, action: &str, actor: &str, account: &str, ip: &str) -> Event {
+        let t = Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(mins * 60));
+        let line = format!(
+            r#"{{"id":"{id}","time":"{t}","action":"{action}","actor":{{"id":"{actor}","type":"support"}},"target":{{"account":"{account}"}},"source":{{"ip":"{ip}"}}}}"#
+        );
+        Event::decode(line.as_bytes()).unwrap()
+    }
+
+    fn seq() -> Sequence {
+        Sequence::new(&serde_yaml_ng::from_str(SPEC).unwrap())
+    }
+
+    #[test]
+    fn joins_across_fields_and_identities() {
+        let mut s = seq();
+        assert!(s.on_event(&ev("1", 0, "password.reset", "agent:a", "u1", "10.0.0.1")).is_none());
+        assert!(s.on_event(&ev("2", 5, "signin", "u2", "", "10.0.0.1")).is_none(), "other account");
+        assert!(s.on_event(&ev("3", 6, "signin", "u1", "", "10.9.9.9")).is_none(), "not linked");
+        let f = s.on_event(&ev("4", 7, "signin", "u1", "", "10.0.0.1")).expect("chain");
+        assert_eq!(f.identity, "agent:a");
+        assert_eq!(f.event_ids, ["1", "4"]);
+        assert_eq!(s.keys(), 0, "a completed sequence leaves no state");
+    }
+
+    #[test]
+    fn state_is_bounded_per_key_and_expires() {
+        let mut s = seq();
+        for i in 0..50 {
+            s.on_event(&ev(&i.to_string(), i, "password.reset", "agent:a", "u1", "10.0.0.1"));
+        }
+        assert_eq!(s.keys(), 1, "one partial per key and step: the latest start");
+        assert!(s.on_event(&ev("late", 49 + 61, "signin", "u1", "", "10.0.0.1")).is_none(), "past max_span");
+        s.expire(Timestamp::parse("2026-11-02T03:00:00Z").unwrap());
+        assert_eq!(s.keys(), 0);
+    }
+}

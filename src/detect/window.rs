@@ -189,3 +189,47 @@ impl Window {
         self.state.groups.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: &str, secs: i64, actor: &str, tenant: &str, records: u32) -> Event {
+        let t = Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(secs));
+        let line = format!(
+            r#"{{"id":"{id}","time":"{t}","action":"data.export","actor":{{"id":"{actor}","type":"support"}},"target":{{"tenant":"{tenant}"}},"attrs":{{"records":{records}}}}}"#
+        );
+        Event::decode(line.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn distinct_counts_values_not_events_and_forgets_old_ones() {
+        let mut w = Window::new(WindowKind::Distinct, Some(Field::TargetTenant), &[Field::ActorId], Span::from_secs(600), 3.0);
+        assert!(w.on_event(&ev("1", 0, "a", "t1", 1)).is_none());
+        assert!(w.on_event(&ev("2", 10, "a", "t1", 1)).is_none());
+        assert!(w.on_event(&ev("3", 20, "a", "t2", 1)).is_none());
+        assert!(w.on_event(&ev("4", 30, "b", "t3", 1)).is_none(), "other identity, other group");
+        let f = w.on_event(&ev("5", 40, "a", "t3", 1)).expect("third tenant");
+        assert_eq!(f.event_ids, ["1", "3", "5"], "first event of each value");
+        // t1 leaves the window after 600 s, so a fourth tenant later is only the third again.
+        let f = w.on_event(&ev("6", 615, "a", "t4", 1)).expect("t2, t3, t4");
+        assert_eq!(f.details["values"], serde_json::json!(["t2", "t3", "t4"]));
+    }
+
+    #[test]
+    fn sum_adds_and_subtracts_as_the_window_slides() {
+        let mut w = Window::new(WindowKind::Sum, Some(Field::Attr("records".into())), &[Field::ActorId], Span::from_secs(60), 100.0);
+        assert!(w.on_event(&ev("1", 0, "a", "t", 60)).is_none());
+        assert!(w.on_event(&ev("2", 61, "a", "t", 60)).is_none(), "the first left the window");
+        assert!(w.on_event(&ev("3", 62, "a", "t", 40)).is_some());
+    }
+
+    #[test]
+    fn expiry_drops_idle_groups() {
+        let mut w = Window::new(WindowKind::Count, None, &[Field::ActorId], Span::from_secs(60), 10.0);
+        w.on_event(&ev("1", 0, "a", "t", 1));
+        w.on_event(&ev("2", 50, "b", "t", 1));
+        w.expire(Timestamp::parse("2026-11-02T00:01:30Z").unwrap());
+        assert_eq!(w.keys(), 1, "a is idle past the window, b is not");
+    }
+}
