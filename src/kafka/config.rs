@@ -225,7 +225,7 @@ impl KafkaConfig {
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
             .set("reconnect.backoff.max.ms", "1000")
-            .set("statistics.interval.ms", "5000");
+            .set("statistics.interval.ms", "1000");
         self.consumer_properties.iter().for_each(|(k, v)| {
             c.set(k, v);
         });

@@ -118,10 +118,12 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
     let entered = runtime.enter();
     let producer: FutureProducer = cfg.kafka.producer_config()?.create()?;
     let assignment = Arc::new(Mutex::new(Assignment { resume: resume.clone(), ..Assignment::default() }));
+    let ends = source::Ends::default();
     let group = source::group_consumer(
         &cfg.kafka.consumer_config(&cfg.kafka.group_id)?,
         &cfg.kafka.input_topics,
         assignment.clone(),
+        ends.clone(),
         metrics.clone(),
     )?;
     let context_topics = cfg.context_topics();
@@ -131,6 +133,7 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             &cfg.kafka.consumer_config(&format!("{}.tables", cfg.kafka.group_id))?,
             &context_topics,
             &resume,
+            ends.clone(),
             metrics.clone(),
         )?),
     };
@@ -147,6 +150,7 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             sink: Sink::new(producer, &cfg.kafka.alert_topic, &cfg.kafka.dead_letter_topic, metrics.clone()),
             group: &group,
             assignment,
+            ends,
             watermarks,
             next: resume,
             metrics,
@@ -198,6 +202,7 @@ struct Driver<'a> {
     sink: Sink,
     group: &'a KafkaConsumer,
     assignment: Arc<Mutex<Assignment>>,
+    ends: source::Ends,
     watermarks: Watermarks,
     /// Next offset to read per partition: what the engine state reflects.
     next: Offsets,
@@ -329,7 +334,14 @@ impl<'a> Driver<'a> {
         if !self.assigned_once {
             return;
         }
-        if let Some(t) = self.watermarks.current(now) {
+        let (ends, next) = (&self.ends, &self.next);
+        let at_end = |topic: &str, p: i32| {
+            ends.get(&(topic.to_string(), p)).is_some_and(|e| {
+                let (low, high) = *e;
+                low >= high || next.get(topic).and_then(|m| m.get(&p)).is_some_and(|&n| n >= high)
+            })
+        };
+        if let Some(t) = self.watermarks.current(now, at_end) {
             self.engine.advance(t.saturating_sub(self.cfg.engine.lateness), &mut self.out);
             self.emit();
         }

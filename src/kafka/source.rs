@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use dashmap::DashMap;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult};
@@ -27,9 +28,14 @@ pub struct Assignment {
     pub changed: bool,
 }
 
-/// Consumer context: seeks assigned partitions to the checkpoint and reports lag.
+/// The (low, high) offsets of each partition, from librdkafka's periodic statistics.
+pub type Ends = Arc<DashMap<(String, i32), (i64, i64)>>;
+
+/// Consumer context: seeks assigned partitions to the checkpoint, records partition ends and
+/// reports lag.
 pub struct Context {
     assignment: Arc<Mutex<Assignment>>,
+    ends: Ends,
     metrics: Arc<Metrics>,
 }
 
@@ -41,6 +47,9 @@ impl ClientContext for Context {
     fn stats(&self, stats: Statistics) {
         for (topic, t) in &stats.topics {
             for (p, part) in &t.partitions {
+                if *p >= 0 && part.hi_offset >= 0 {
+                    self.ends.insert((topic.clone(), *p), (part.lo_offset.max(0), part.hi_offset));
+                }
                 if *p >= 0 && part.consumer_lag >= 0 {
                     let l = labels(&[("topic", topic), ("partition", &p.to_string())]);
                     self.metrics.set("casewatch_consumer_lag", l, part.consumer_lag as f64);
@@ -88,9 +97,10 @@ pub fn group_consumer(
     config: &rdkafka::ClientConfig,
     topics: &[String],
     assignment: Arc<Mutex<Assignment>>,
+    ends: Ends,
     metrics: Arc<Metrics>,
 ) -> KafkaResult<KafkaConsumer> {
-    let c: KafkaConsumer = config.create_with_context(Context { assignment, metrics })?;
+    let c: KafkaConsumer = config.create_with_context(Context { assignment, ends, metrics })?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     c.subscribe(&names)?;
     Ok(c)
@@ -102,9 +112,10 @@ pub fn table_consumer(
     config: &rdkafka::ClientConfig,
     topics: &[String],
     resume: &Offsets,
+    ends: Ends,
     metrics: Arc<Metrics>,
 ) -> KafkaResult<(KafkaConsumer, Vec<(String, i32)>)> {
-    let c: KafkaConsumer = config.create_with_context(Context { assignment: Arc::default(), metrics })?;
+    let c: KafkaConsumer = config.create_with_context(Context { assignment: Arc::default(), ends, metrics })?;
     let mut tpl = TopicPartitionList::new();
     let mut parts = Vec::new();
     for topic in topics {

@@ -54,16 +54,21 @@ impl Watermarks {
     /// The event time that every active partition has reached: the minimum of their newest event
     /// times, ignoring idle partitions. When every partition is idle, the newest time seen
     /// anywhere. `None` while an active partition has delivered nothing yet.
-    pub fn current(&self, now: Instant) -> Option<Timestamp> {
+    ///
+    /// A partition is idle when it has had no message for `idle_after` and `at_end` says it is
+    /// read to its end: a partition that is merely not fetched yet (a backlog elsewhere) holds.
+    pub fn current(&self, now: Instant, at_end: impl Fn(&str, i32) -> bool) -> Option<Timestamp> {
         let mut min: Option<Timestamp> = None;
         let mut any_active = false;
-        for p in self.parts.values().flat_map(BTreeMap::values) {
-            if now.saturating_duration_since(p.last_message) >= self.idle_after {
-                continue;
+        for (topic, parts) in &self.parts {
+            for (&partition, p) in parts {
+                if now.saturating_duration_since(p.last_message) >= self.idle_after && at_end(topic, partition) {
+                    continue;
+                }
+                any_active = true;
+                let t = p.newest?;
+                min = Some(min.map_or(t, |m| m.min(t)));
             }
-            any_active = true;
-            let t = p.newest?;
-            min = Some(min.map_or(t, |m| m.min(t)));
         }
         if any_active {
             min
@@ -85,6 +90,10 @@ mod tests {
         Timestamp::from_nanos(s * 1_000_000_000)
     }
 
+    fn at_end(_: &str, _: i32) -> bool {
+        true
+    }
+
     #[test]
     fn slowest_active_partition_holds_the_watermark() {
         let t0 = Instant::now();
@@ -92,12 +101,12 @@ mod tests {
         w.track("audit", 0, t0);
         w.track("cases", 0, t0);
         w.observe("audit", 0, Some(ts(100)), t0);
-        assert_eq!(w.current(t0), None, "cases/0 has delivered nothing and is not idle yet");
+        assert_eq!(w.current(t0, at_end), None, "cases/0 has delivered nothing and is not idle yet");
         w.observe("cases", 0, Some(ts(40)), t0);
-        assert_eq!(w.current(t0), Some(ts(40)));
+        assert_eq!(w.current(t0, at_end), Some(ts(40)));
         w.observe("audit", 0, Some(ts(90)), t0);
         w.observe("audit", 0, None, t0);
-        assert_eq!(w.current(t0), Some(ts(40)), "older events and poison messages do not move it");
+        assert_eq!(w.current(t0, at_end), Some(ts(40)), "older events and poison messages do not move it");
     }
 
     #[test]
@@ -107,14 +116,26 @@ mod tests {
         w.track("audit", 0, t0);
         w.track("audit", 1, t0);
         w.observe("audit", 0, Some(ts(100)), t0);
-        assert_eq!(w.current(t0 + Duration::from_secs(29)), None);
+        assert_eq!(w.current(t0 + Duration::from_secs(29), at_end), None);
         let later = t0 + Duration::from_secs(31);
         w.observe("audit", 0, Some(ts(200)), later);
-        assert_eq!(w.current(later), Some(ts(200)));
-        assert_eq!(w.current(later + Duration::from_secs(60)), Some(ts(200)), "all idle: newest seen");
+        assert_eq!(w.current(later, at_end), Some(ts(200)));
+        assert_eq!(w.current(later + Duration::from_secs(60), at_end), Some(ts(200)), "all idle: newest seen");
         w.observe("audit", 1, Some(ts(150)), later);
-        assert_eq!(w.current(later), Some(ts(150)), "it holds again once it delivers");
+        assert_eq!(w.current(later, at_end), Some(ts(150)), "it holds again once it delivers");
         w.untrack("audit", 1);
-        assert_eq!(w.current(later), Some(ts(200)));
+        assert_eq!(w.current(later, at_end), Some(ts(200)));
+    }
+
+    #[test]
+    fn a_silent_partition_with_a_backlog_is_not_idle() {
+        let t0 = Instant::now();
+        let mut w = Watermarks::new(Duration::from_secs(2));
+        w.track("audit", 0, t0);
+        w.track("audit", 1, t0);
+        let later = t0 + Duration::from_secs(5);
+        w.observe("audit", 0, Some(ts(100)), later);
+        assert_eq!(w.current(later, |_, p| p == 0), None, "audit/1 is behind its end: it holds");
+        assert_eq!(w.current(later, at_end), Some(ts(100)));
     }
 }
