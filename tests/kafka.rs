@@ -215,6 +215,13 @@ fn poison_messages_go_to_the_dead_letter_topic_offsets_move_on_and_metrics_count
     lines.insert(20, r#"{"id":"x-1","time":"2026-10-30T10:00:00Z","action":"record.view"}"#.into());
     let total = lines.len() as i64;
     broker.send(&write_lines(&broker.dir, "poison.ndjson", &lines), "audit");
+    let sent = broker.tail("audit", true);
+    assert_eq!(sent.len(), lines.len());
+    for (message, line) in sent.iter().zip(&lines) {
+        assert_eq!(message["value"].as_str(), Some(line.as_str()), "send passes lines through as they are");
+        let actor = serde_json::from_str::<Value>(line).ok().and_then(|v| v["actor"]["id"].as_str().map(String::from));
+        assert_eq!(message["key"].as_str().filter(|k| !k.is_empty()), actor.as_deref(), "keyed by actor.id");
+    }
     let metrics_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let metrics_addr = format!("127.0.0.1:{metrics_port}");
     let mut child = broker.spawn_run(&["--checkpoint-every", "200ms", "--metrics-addr", &metrics_addr]);
