@@ -5,10 +5,9 @@
 use serde_json::json;
 
 use super::{describe_target, human_span, Finding};
-use crate::engine::context::{CaseTable, GrantEnd, GrantTable};
+use crate::engine::context::{ContextView, GrantEnd};
 use crate::event::Event;
 use crate::rules::model::{JitKind, JitSpec, OffCaseKind, OffCaseSpec};
-use crate::time::Span;
 
 #[derive(Debug, Clone)]
 pub struct OffCaseCheck {
@@ -20,13 +19,12 @@ impl OffCaseCheck {
         OffCaseCheck { report: spec.report.clone() }
     }
 
-    pub fn check(&self, ev: &Event, cases: &CaseTable, grace: Span) -> Option<Finding> {
+    pub fn check(&self, ev: &Event, view: &mut ContextView<'_>) -> Option<Finding> {
         let tenant = ev.target.tenant.as_deref()?;
-        let agent = ev.actor.id.as_str();
-        let t = ev.time;
-        if cases.of_agent_in(agent, tenant).any(|(_, c)| c.held_by(agent, t, grace)) {
+        if view.case_held(ev, tenant) {
             return None;
         }
+        let (agent, t, cases) = (ev.actor.id.as_str(), ev.time, &view.ctx.cases);
         let cited = ev.case_id.as_deref();
         let mut details = serde_json::Map::new();
         details.insert("tenant".into(), tenant.into());
@@ -79,13 +77,11 @@ impl JitCheck {
         JitCheck { report: spec.report.clone() }
     }
 
-    pub fn check(&self, ev: &Event, grants: &GrantTable, grace: Span) -> Option<Finding> {
-        let who = ev.actor.id.as_str();
-        let tenant = ev.target.tenant.as_deref();
-        let t = ev.time;
-        if grants.of_identity(who).any(|(_, g)| g.valid_for(who, tenant, t, grace)) {
+    pub fn check(&self, ev: &Event, view: &mut ContextView<'_>) -> Option<Finding> {
+        if view.grant_valid(ev) {
             return None;
         }
+        let (who, tenant, t, grants) = (ev.actor.id.as_str(), ev.target.tenant.as_deref(), ev.time, &view.ctx.grants);
         let cited = ev.auth.jit_grant.as_deref();
         let mut details = serde_json::Map::new();
         details.insert("cited_grant".into(), cited.into());

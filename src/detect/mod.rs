@@ -9,7 +9,7 @@ mod context_checks;
 mod sequence;
 mod window;
 
-use crate::engine::context::Context;
+use crate::engine::context::ContextView;
 use crate::event::{Event, Field, Value};
 use crate::rules::model::{Detect, Rule};
 use crate::time::{Span, Timestamp};
@@ -68,7 +68,8 @@ impl Detector {
         matches!(self, Detector::OffCase(_) | Detector::Jit(_))
     }
 
-    pub fn on_event(&mut self, ev: &Event, ctx: &Context, grace: Span, out: &mut Vec<Finding>) {
+    /// Shows the detector one event; `view` answers its questions about the context tables.
+    pub fn on_event(&mut self, ev: &Event, view: &mut ContextView<'_>, out: &mut Vec<Finding>) {
         match self {
             Detector::Match { title, fields } => {
                 let mut matched = serde_json::Map::new();
@@ -91,8 +92,8 @@ impl Detector {
                     details,
                 })
             }
-            Detector::OffCase(d) => out.extend(d.check(ev, &ctx.cases, grace)),
-            Detector::Jit(d) => out.extend(d.check(ev, &ctx.grants, grace)),
+            Detector::OffCase(d) => out.extend(d.check(ev, view)),
+            Detector::Jit(d) => out.extend(d.check(ev, view)),
             Detector::Window(d) => out.extend(d.on_event(ev)),
             Detector::Baseline(d) => out.extend(d.on_event(ev)),
             Detector::Sequence(d) => out.extend(d.on_event(ev)),

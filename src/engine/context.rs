@@ -42,6 +42,37 @@ impl Context {
         self.cases.expire(watermark.saturating_sub(case_retention));
         self.grants.expire(watermark.saturating_sub(grant_retention));
     }
+
+    /// The tables as the checks of one event see them.
+    pub fn view(&self, grace: Span) -> ContextView<'_> {
+        ContextView { ctx: self, grace, case_held: None, grant_valid: None }
+    }
+}
+
+/// The context tables for the checks of one event: each question about the event is answered
+/// once, however many rules ask it (the three off-case rules all ask whether a case covers it).
+#[derive(Debug)]
+pub struct ContextView<'a> {
+    pub ctx: &'a Context,
+    pub grace: Span,
+    case_held: Option<bool>,
+    grant_valid: Option<bool>,
+}
+
+impl ContextView<'_> {
+    /// Whether the actor holds a case for the event's tenant at its time (within the grace).
+    pub fn case_held(&mut self, ev: &Event, tenant: &str) -> bool {
+        let (cases, grace) = (&self.ctx.cases, self.grace);
+        let agent = ev.actor.id.as_str();
+        *self.case_held.get_or_insert_with(|| cases.of_agent_in(agent, tenant).any(|(_, c)| c.held_by(agent, ev.time, grace)))
+    }
+
+    /// Whether the actor holds a JIT grant valid for the event's tenant at its time.
+    pub fn grant_valid(&mut self, ev: &Event) -> bool {
+        let (grants, grace) = (&self.ctx.grants, self.grace);
+        let (who, tenant) = (ev.actor.id.as_str(), ev.target.tenant.as_deref());
+        *self.grant_valid.get_or_insert_with(|| grants.of_identity(who).any(|(_, g)| g.valid_for(who, tenant, ev.time, grace)))
+    }
 }
 
 /// One case's history.

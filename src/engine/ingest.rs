@@ -25,8 +25,10 @@ pub enum Admission {
     Late { event: Box<Event>, behind: Span },
 }
 
+/// A held event with its time beside it, so the heap compares without following the pointer
+/// (ids are read only to break ties).
 #[derive(Debug)]
-struct Queued(Arc<Event>);
+struct Queued(Timestamp, Arc<Event>);
 
 impl PartialEq for Queued {
     fn eq(&self, other: &Self) -> bool {
@@ -41,7 +43,7 @@ impl PartialOrd for Queued {
 }
 impl Ord for Queued {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.0.time, &self.0.id).cmp(&(other.0.time, &other.0.id))
+        self.0.cmp(&other.0).then_with(|| self.1.id.cmp(&other.1.id))
     }
 }
 
@@ -69,14 +71,14 @@ impl Ingest {
             return Admission::Late { event: Box::new(ev), behind };
         }
         self.seen.insert(ev.id.clone(), ev.time);
-        self.queue.push(Reverse(Queued(Arc::new(ev))));
+        self.queue.push(Reverse(Queued(ev.time, Arc::new(ev))));
         Admission::Accepted
     }
 
     /// The next event older than `watermark`, in (time, id) order.
     pub fn pop_before(&mut self, watermark: Timestamp) -> Option<Arc<Event>> {
-        if self.queue.peek().is_some_and(|Reverse(q)| q.0.time < watermark) {
-            self.queue.pop().map(|Reverse(q)| q.0)
+        if self.queue.peek().is_some_and(|Reverse(q)| q.0 < watermark) {
+            self.queue.pop().map(|Reverse(q)| q.1)
         } else {
             None
         }
@@ -96,7 +98,7 @@ impl Ingest {
     }
 
     pub fn save(&self) -> IngestState {
-        let mut queued: Vec<Event> = self.queue.iter().map(|Reverse(q)| (*q.0).clone()).collect();
+        let mut queued: Vec<Event> = self.queue.iter().map(|Reverse(q)| (*q.1).clone()).collect();
         queued.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
         let mut seen: Vec<(String, Timestamp)> = self.seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
         seen.sort();
@@ -105,7 +107,7 @@ impl Ingest {
 
     pub fn load(state: IngestState) -> Self {
         Ingest {
-            queue: state.queued.into_iter().map(|e| Reverse(Queued(Arc::new(e)))).collect(),
+            queue: state.queued.into_iter().map(|e| Reverse(Queued(e.time, Arc::new(e)))).collect(),
             seen: state.seen.into_iter().collect(),
         }
     }

@@ -294,6 +294,7 @@ impl Engine {
         let candidates = self.by_action.get(ev.action.as_str()).unwrap_or(&self.unindexed);
         let mut waiting: Vec<u32> = Vec::new();
         let mut findings = std::mem::take(&mut self.scratch);
+        let mut view = self.context.view(self.cfg.grace);
         for &i in candidates {
             let rule = &mut self.rules[i as usize];
             if !rule.admits(&ev) {
@@ -303,7 +304,7 @@ impl Engine {
                 waiting.push(i);
                 continue;
             }
-            rule.detector.on_event(&ev, &self.context, self.cfg.grace, &mut findings);
+            rule.detector.on_event(&ev, &mut view, &mut findings);
             for f in findings.drain(..) {
                 Self::emit(&mut self.rules[i as usize], &mut self.stats, &mut self.pending, &ev, f);
             }
@@ -321,9 +322,10 @@ impl Engine {
         while self.deferred.peek().is_some_and(|Reverse(d)| d.due < limit) {
             let Some(Reverse(d)) = self.deferred.pop() else { break };
             let mut findings = std::mem::take(&mut self.scratch);
+            let mut view = self.context.view(self.cfg.grace);
             for &i in &d.rules {
                 let rule = &mut self.rules[i as usize];
-                rule.detector.on_event(&d.event, &self.context, self.cfg.grace, &mut findings);
+                rule.detector.on_event(&d.event, &mut view, &mut findings);
                 for f in findings.drain(..) {
                     Self::emit(&mut self.rules[i as usize], &mut self.stats, &mut self.pending, &d.event, f);
                 }
