@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{de, Deserialize, Deserializer, Serialize};
+use smol_str::SmolStr;
 
 use crate::time::Timestamp;
 
@@ -16,14 +17,14 @@ pub const MAX_EVENT_BYTES: usize = 1 << 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    pub id: String,
+    pub id: SmolStr,
     pub time: Timestamp,
-    pub action: String,
+    pub action: SmolStr,
     pub actor: Actor,
     #[serde(default, skip_serializing_if = "Target::is_empty")]
     pub target: Target,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case_id: Option<String>,
+    pub case_id: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Source::is_empty")]
     pub source: Source,
     #[serde(default, skip_serializing_if = "Auth::is_empty")]
@@ -35,18 +36,18 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<GrantInfo>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub attrs: BTreeMap<String, AttrValue>,
+    pub attrs: BTreeMap<SmolStr, AttrValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Actor {
-    pub id: String,
+    pub id: SmolStr,
     #[serde(rename = "type")]
     pub kind: ActorType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub org: Option<String>,
+    pub org: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<SmolStr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,13 +77,13 @@ impl ActorType {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
+    pub tenant: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
+    pub account: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<String>,
+    pub resource: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
+    pub host: Option<SmolStr>,
 }
 
 impl Target {
@@ -94,13 +95,13 @@ impl Target {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ip: Option<String>,
+    pub ip: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub device: Option<String>,
+    pub device: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<String>,
+    pub session: Option<SmolStr>,
 }
 
 impl Source {
@@ -114,9 +115,9 @@ pub struct Auth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
+    pub method: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jit_grant: Option<String>,
+    pub jit_grant: Option<SmolStr>,
 }
 
 impl Auth {
@@ -146,11 +147,11 @@ impl Outcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseInfo {
-    pub id: String,
+    pub id: SmolStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
+    pub tenant: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<String>,
+    pub assignee: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<CaseStatus>,
 }
@@ -164,12 +165,12 @@ pub enum CaseStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GrantInfo {
-    pub id: String,
-    pub identity: String,
+    pub id: SmolStr,
+    pub identity: SmolStr,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
+    pub tenant: Option<SmolStr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<Timestamp>,
 }
@@ -180,7 +181,7 @@ pub struct GrantInfo {
 pub enum AttrValue {
     Bool(bool),
     Num(f64),
-    Str(String),
+    Str(SmolStr),
 }
 
 impl<'de> Deserialize<'de> for AttrValue {
@@ -204,7 +205,7 @@ impl<'de> Deserialize<'de> for AttrValue {
                 Ok(AttrValue::Num(v))
             }
             fn visit_str<E>(self, v: &str) -> Result<AttrValue, E> {
-                Ok(AttrValue::Str(v.to_owned()))
+                Ok(AttrValue::Str(SmolStr::new(v)))
             }
         }
         d.deserialize_any(V)
@@ -363,11 +364,10 @@ impl Event {
         if bytes.len() > MAX_EVENT_BYTES {
             return Err(DecodeError::TooLarge(bytes.len()));
         }
-        let ev: Event = serde_json::from_slice(bytes).map_err(|e| match std::str::from_utf8(bytes) {
-            // serde_json checks UTF-8 only where it reads strings; say so plainly when it is that.
-            Err(bad) => DecodeError::NotUtf8(bad.valid_up_to()),
-            Ok(_) => DecodeError::Contract(e.to_string()),
-        })?;
+        // One pass over the whole line (and a plain reason when that is what is wrong), so the
+        // parser need not check each string again.
+        let text = std::str::from_utf8(bytes).map_err(|bad| DecodeError::NotUtf8(bad.valid_up_to()))?;
+        let ev: Event = serde_json::from_str(text).map_err(|e| DecodeError::Contract(e.to_string()))?;
         ev.validate().map_err(|e| DecodeError::Contract(e.to_owned()))?;
         Ok(ev)
     }
@@ -393,7 +393,7 @@ impl Event {
 
     /// Reads a field by path; `None` when the event does not carry it.
     pub fn get(&self, field: &Field) -> Option<Value<'_>> {
-        fn s(o: &Option<String>) -> Option<Value<'_>> {
+        fn s(o: &Option<SmolStr>) -> Option<Value<'_>> {
             o.as_deref().map(Value::Str)
         }
         match field {
@@ -429,7 +429,7 @@ impl Event {
             Field::GrantIdentity => self.grant.as_ref().map(|g| Value::Str(&g.identity)),
             Field::GrantRole => self.grant.as_ref().and_then(|g| s(&g.role)),
             Field::GrantTenant => self.grant.as_ref().and_then(|g| s(&g.tenant)),
-            Field::Attr(name) => self.attrs.get(name).map(|v| match v {
+            Field::Attr(name) => self.attrs.get(name.as_str()).map(|v| match v {
                 AttrValue::Bool(b) => Value::Bool(*b),
                 AttrValue::Num(n) => Value::Num(*n),
                 AttrValue::Str(s) => Value::Str(s),

@@ -70,7 +70,7 @@ pub fn events_of(t: &RuleTest) -> Result<Vec<Event>, String> {
         for k in 0..repeat {
             let mut ev = first.clone();
             if k > 0 {
-                ev.id = format!("{}.{k}", first.id);
+                ev.id = smol_str::format_smolstr!("{}.{k}", first.id);
             }
             ev.time = first.time.saturating_add(Span::from_nanos(every.nanos() * k as i64));
             out.push(ev);
@@ -107,7 +107,7 @@ fn run_one(rules: &RuleSet, t: &RuleTest, cfg: EngineConfig) -> Vec<String> {
     engine.finish(&mut alerts);
     let mut failures = Vec::new();
     if !late.is_empty() {
-        let shown: Vec<&str> = late.iter().take(5).map(String::as_str).collect();
+        let shown: Vec<&str> = late.iter().take(5).map(smol_str::SmolStr::as_str).collect();
         failures.push(format!(
             "{} event(s) came later than the allowed lateness {} and were not used: {}{} (list events in time order, or set `lateness:` on the test)",
             late.len(),

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use crate::collections::{get_or_insert_with, FastMap};
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 use serde_json::json;
 use statrs::distribution::{DiscreteCDF, NegativeBinomial, Poisson};
 
@@ -49,7 +50,7 @@ pub struct Baseline {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct BaselineState {
-    identities: FastMap<String, IdentityRate>,
+    identities: FastMap<SmolStr, IdentityRate>,
     peers: FastMap<String, PeerGroup>,
 }
 
@@ -79,7 +80,7 @@ impl Moments {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct IdentityRate {
     /// Events in the sliding window: time and id.
-    recent: VecDeque<(Timestamp, String)>,
+    recent: VecDeque<(Timestamp, SmolStr)>,
     bucket: i64,
     bucket_count: u64,
     history: Moments,
@@ -90,7 +91,7 @@ struct IdentityRate {
 struct PeerGroup {
     history: Moments,
     /// Members and their latest event; those seen within the window are the active peers.
-    last_seen: FastMap<String, Timestamp>,
+    last_seen: FastMap<SmolStr, Timestamp>,
 }
 
 impl PeerGroup {
@@ -103,7 +104,7 @@ impl PeerGroup {
 /// Events per window that `recent` shows at `now`, measured over the time it has been active in
 /// the window (at least `MIN_ACTIVE`), so a colleague who started 20 minutes ago counts at
 /// their pace, not as a third of it.
-fn pace(recent: &VecDeque<(Timestamp, String)>, now: Timestamp, window: Span) -> f64 {
+fn pace(recent: &VecDeque<(Timestamp, SmolStr)>, now: Timestamp, window: Span) -> f64 {
     let cutoff = now.saturating_sub(window);
     let start = recent.partition_point(|(t, _)| *t <= cutoff);
     let n = recent.len() - start;
@@ -112,7 +113,7 @@ fn pace(recent: &VecDeque<(Timestamp, String)>, now: Timestamp, window: Span) ->
     n as f64 * window.as_secs_f64() / active.as_secs_f64()
 }
 
-fn evict_recent(recent: &mut VecDeque<(Timestamp, String)>, cutoff: Timestamp) {
+fn evict_recent(recent: &mut VecDeque<(Timestamp, SmolStr)>, cutoff: Timestamp) {
     while recent.front().is_some_and(|(t, _)| *t <= cutoff) {
         recent.pop_front();
     }
@@ -195,7 +196,7 @@ impl Baseline {
         }
         let history_windows = me.history.samples;
         let first_seen = me.recent.front().map_or(t, |(t0, _)| *t0);
-        let ids: Vec<String> = me.recent.iter().map(|(_, id)| id.clone()).collect();
+        let ids: Vec<String> = me.recent.iter().map(|(_, id)| id.to_string()).collect();
         let own_pace = pace(&me.recent, t, s.window);
         // The peers' current pace, leaving this identity out: a shared surge is no anomaly.
         let peer = &self.state.peers[peer_key.as_ref()];
@@ -231,7 +232,7 @@ impl Baseline {
             _ => format!("its peer group {peer_key}, as it has too little history"),
         };
         Some(Finding {
-            identity: ev.actor.id.clone(),
+            identity: ev.actor.id.to_string(),
             first_seen,
             event_ids: cap_event_ids(ids),
             summary: format!(

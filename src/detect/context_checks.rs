@@ -33,7 +33,7 @@ impl OffCaseCheck {
             None => (OffCaseKind::NoCase, "cites no case and has no active case for that tenant".to_owned()),
             Some((id, None)) => (OffCaseKind::NoCase, format!("cites case {id}, which the case system does not know, and has no active case for that tenant")),
             Some((id, Some(c))) => {
-                details.insert("case_tenant".into(), c.tenant.clone().into());
+                details.insert("case_tenant".into(), c.tenant.as_deref().into());
                 details.insert("case_assignee".into(), c.assignee_at(t).into());
                 match c.closed.filter(|closed| *closed <= t) {
                     Some(closed) => {
@@ -60,7 +60,7 @@ impl OffCaseCheck {
         Some(Finding {
             identity: agent.to_owned(),
             first_seen: t,
-            event_ids: vec![ev.id.clone()],
+            event_ids: vec![ev.id.to_string()],
             summary: format!("{agent} did {}{} but {why}", ev.action, describe_target(ev)),
             details,
         })
@@ -103,8 +103,8 @@ impl JitCheck {
             },
             Some((id, g)) => {
                 details.insert("grant".into(), id.into());
-                details.insert("grant_identity".into(), g.identity.clone().into());
-                details.insert("grant_tenant".into(), g.tenant.clone().into());
+                details.insert("grant_identity".into(), g.identity.as_str().into());
+                details.insert("grant_tenant".into(), g.tenant.as_deref().into());
                 if g.identity != who {
                     (JitKind::Missing, format!("cites grant {id}, which was issued to {}", g.identity))
                 } else if g.tenant.is_some() && g.tenant.as_deref() != tenant {
@@ -129,7 +129,7 @@ impl JitCheck {
         Some(Finding {
             identity: who.to_owned(),
             first_seen: t,
-            event_ids: vec![ev.id.clone()],
+            event_ids: vec![ev.id.to_string()],
             summary: format!("{who} did privileged {}{} but {why}", ev.action, describe_target(ev)),
             details,
         })

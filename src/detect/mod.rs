@@ -85,9 +85,9 @@ impl Detector {
                 let mut details = serde_json::Map::new();
                 details.insert("matched".into(), matched.into());
                 out.push(Finding {
-                    identity: ev.actor.id.clone(),
+                    identity: ev.actor.id.to_string(),
                     first_seen: ev.time,
-                    event_ids: vec![ev.id.clone()],
+                    event_ids: vec![ev.id.to_string()],
                     summary: format!("{} did {}{} ({title})", ev.actor.id, ev.action, describe_target(ev)),
                     details,
                 })

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use crate::collections::FastMap;
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 use serde_json::json;
 
 use super::Finding;
@@ -56,15 +57,15 @@ struct Partial {
     progress: u32,
     distinct: BTreeSet<String>,
     /// The actor of `identity_step`, once that step is done.
-    identity: Option<String>,
+    identity: Option<SmolStr>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StepEvent {
-    id: String,
+    id: SmolStr,
     time: Timestamp,
-    action: String,
-    actor: String,
+    action: SmolStr,
+    actor: SmolStr,
     /// Values of the fields the next step links on.
     link_values: Vec<Option<String>>,
 }
@@ -204,7 +205,7 @@ impl Sequence {
     }
 
     fn finding(&self, ev: &Event, key: &str, p: &Partial) -> Finding {
-        let who = p.identity.clone().unwrap_or_else(|| ev.actor.id.clone());
+        let who = p.identity.clone().unwrap_or_else(|| ev.actor.id.clone()).to_string();
         // One line per step: the event that completed it.
         let mut completing: Vec<&StepEvent> = Vec::new();
         let mut seen = 0;
@@ -228,7 +229,7 @@ impl Sequence {
         Finding {
             identity: who.clone(),
             first_seen: p.started,
-            event_ids: cap_event_ids(p.evidence.iter().map(|s| s.id.clone()).collect()),
+            event_ids: cap_event_ids(p.evidence.iter().map(|s| s.id.to_string()).collect()),
             summary: format!(
                 "{who} set off a chain on {key} within {}: {}",
                 super::human_span(span),

@@ -2,12 +2,12 @@
 //! numeric field (Sigma's event_count, value_count, value_sum). The window is true sliding,
 //! `(t - window, t]`, evaluated at every event, so a burst that straddles any boundary is seen.
 
-use std::borrow::Cow;
 use std::collections::{BTreeSet, VecDeque};
 
 use crate::collections::{get_or_insert_with, FastMap};
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 use serde_json::json;
 
 use super::{group_details, group_key, text, Finding};
@@ -41,15 +41,15 @@ pub struct WindowState {
 struct Group {
     entries: VecDeque<Entry>,
     /// Distinct values in the window and how many entries carry each.
-    distinct: FastMap<String, u32>,
+    distinct: FastMap<SmolStr, u32>,
     sum: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
     time: Timestamp,
-    id: String,
-    value: Option<String>,
+    id: SmolStr,
+    value: Option<SmolStr>,
     amount: f64,
 }
 
@@ -96,7 +96,7 @@ impl Window {
             *get_or_insert_with(&mut group.distinct, v, || 0) += 1;
         }
         group.sum += amount;
-        group.entries.push_back(Entry { time: ev.time, id: ev.id.clone(), value: value.map(Cow::into_owned), amount });
+        group.entries.push_back(Entry { time: ev.time, id: ev.id.clone(), value: value.map(SmolStr::new), amount });
 
         let metric = match self.kind {
             WindowKind::Count => group.entries.len() as f64,
@@ -119,9 +119,9 @@ impl Window {
             }
             _ => group.entries.iter().collect(),
         };
-        let mut ids: Vec<String> = evidence.iter().map(|e| e.id.clone()).collect();
-        if ids.last() != Some(&ev.id) {
-            ids.push(ev.id.clone());
+        let mut ids: Vec<String> = evidence.iter().map(|e| e.id.to_string()).collect();
+        if ids.last().map(String::as_str) != Some(ev.id.as_str()) {
+            ids.push(ev.id.to_string());
         }
         let mut details = serde_json::Map::new();
         details.insert("window".into(), self.window.to_string().into());
@@ -149,7 +149,7 @@ impl Window {
                 format!("{who} did {} matching events{scope} within {window} (threshold {})", metric, self.threshold)
             }
             WindowKind::Distinct => {
-                let values: BTreeSet<&str> = group.distinct.keys().map(String::as_str).collect();
+                let values: BTreeSet<&str> = group.distinct.keys().map(SmolStr::as_str).collect();
                 let shown: Vec<&str> = values.iter().take(20).copied().collect();
                 details.insert("field".into(), field.clone().into());
                 details.insert("distinct".into(), values.len().into());
@@ -168,7 +168,7 @@ impl Window {
             }
         };
         Finding {
-            identity: who.clone(),
+            identity: who.to_string(),
             first_seen: evidence.first().map_or(ev.time, |e| e.time),
             event_ids: cap_event_ids(ids),
             summary,

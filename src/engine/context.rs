@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use crate::collections::FastMap;
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use crate::event::{CaseStatus, Event};
 use crate::time::{Span, Timestamp};
@@ -78,9 +79,9 @@ impl ContextView<'_> {
 /// One case's history.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CaseRecord {
-    pub tenant: Option<String>,
+    pub tenant: Option<SmolStr>,
     /// Assignments in event time order: from this time on, this agent holds the case.
-    pub assignments: Vec<(Timestamp, String)>,
+    pub assignments: Vec<(Timestamp, SmolStr)>,
     pub closed: Option<Timestamp>,
 }
 
@@ -106,13 +107,13 @@ impl CaseRecord {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CaseTable {
-    cases: FastMap<String, CaseRecord>,
+    cases: FastMap<SmolStr, CaseRecord>,
     /// Agent -> tenant -> ids of cases ever assigned to that agent for that tenant, for "does
     /// any case cover this access" look-ups that touch only the cases that can.
-    index: FastMap<String, FastMap<String, BTreeSet<String>>>,
+    index: FastMap<SmolStr, FastMap<SmolStr, BTreeSet<SmolStr>>>,
     /// Closures in time order, so expiry touches only what expires (entries of reopened cases
     /// are stale and skipped).
-    closed: BTreeSet<(Timestamp, String)>,
+    closed: BTreeSet<(Timestamp, SmolStr)>,
 }
 
 impl CaseTable {
@@ -120,7 +121,7 @@ impl CaseTable {
         let rec = self.cases.entry(c.id.clone()).or_default();
         if c.tenant.is_some() && c.tenant != rec.tenant {
             let old = std::mem::replace(&mut rec.tenant, c.tenant.clone());
-            let agents: BTreeSet<String> = rec.assignments.iter().map(|(_, a)| a.clone()).collect();
+            let agents: BTreeSet<SmolStr> = rec.assignments.iter().map(|(_, a)| a.clone()).collect();
             for agent in &agents {
                 index_remove(&mut self.index, agent, old.as_deref().unwrap_or(""), &c.id);
                 index_add(&mut self.index, agent, c.tenant.as_deref().unwrap_or(""), &c.id);
@@ -180,11 +181,11 @@ impl CaseTable {
     }
 }
 
-fn index_add(index: &mut FastMap<String, FastMap<String, BTreeSet<String>>>, agent: &str, tenant: &str, id: &str) {
-    index.entry(agent.to_owned()).or_default().entry(tenant.to_owned()).or_default().insert(id.to_owned());
+fn index_add(index: &mut FastMap<SmolStr, FastMap<SmolStr, BTreeSet<SmolStr>>>, agent: &str, tenant: &str, id: &str) {
+    index.entry(SmolStr::new(agent)).or_default().entry(SmolStr::new(tenant)).or_default().insert(SmolStr::new(id));
 }
 
-fn index_remove(index: &mut FastMap<String, FastMap<String, BTreeSet<String>>>, agent: &str, tenant: &str, id: &str) {
+fn index_remove(index: &mut FastMap<SmolStr, FastMap<SmolStr, BTreeSet<SmolStr>>>, agent: &str, tenant: &str, id: &str) {
     let Some(by_tenant) = index.get_mut(agent) else { return };
     remove_member(by_tenant, tenant, id);
     if by_tenant.is_empty() {
@@ -193,7 +194,7 @@ fn index_remove(index: &mut FastMap<String, FastMap<String, BTreeSet<String>>>, 
 }
 
 /// Removes `id` from the set under `key`, and the set once empty.
-fn remove_member(map: &mut FastMap<String, BTreeSet<String>>, key: &str, id: &str) {
+fn remove_member(map: &mut FastMap<SmolStr, BTreeSet<SmolStr>>, key: &str, id: &str) {
     if let Some(ids) = map.get_mut(key) {
         ids.remove(id);
         if ids.is_empty() {
@@ -203,7 +204,7 @@ fn remove_member(map: &mut FastMap<String, BTreeSet<String>>, key: &str, id: &st
 }
 
 /// Takes the ids whose time in a time-ordered queue is before `before`.
-fn due_before(queue: &mut BTreeSet<(Timestamp, String)>, before: Timestamp) -> Vec<String> {
+fn due_before(queue: &mut BTreeSet<(Timestamp, SmolStr)>, before: Timestamp) -> Vec<SmolStr> {
     let mut due = Vec::new();
     while queue.first().is_some_and(|(at, _)| *at < before) {
         due.extend(queue.pop_first().map(|(_, id)| id));
@@ -214,9 +215,9 @@ fn due_before(queue: &mut BTreeSet<(Timestamp, String)>, before: Timestamp) -> V
 /// One JIT grant.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GrantRecord {
-    pub identity: String,
-    pub tenant: Option<String>,
-    pub role: Option<String>,
+    pub identity: SmolStr,
+    pub tenant: Option<SmolStr>,
+    pub role: Option<SmolStr>,
     pub from: Timestamp,
     pub expires: Option<Timestamp>,
     pub revoked: Option<Timestamp>,
@@ -251,10 +252,10 @@ pub enum GrantEnd {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GrantTable {
-    grants: FastMap<String, GrantRecord>,
-    by_identity: FastMap<String, BTreeSet<String>>,
+    grants: FastMap<SmolStr, GrantRecord>,
+    by_identity: FastMap<SmolStr, BTreeSet<SmolStr>>,
     /// Ends (expiry or revocation) in time order, so expiry touches only what expires.
-    ends: BTreeSet<(Timestamp, String)>,
+    ends: BTreeSet<(Timestamp, SmolStr)>,
 }
 
 impl GrantTable {
@@ -330,7 +331,7 @@ mod tests {
     fn rec(assignments: &[(i64, &str)], closed: Option<i64>) -> CaseRecord {
         CaseRecord {
             tenant: Some("t".into()),
-            assignments: assignments.iter().map(|(m, a)| (t(*m), a.to_string())).collect(),
+            assignments: assignments.iter().map(|(m, a)| (t(*m), SmolStr::new(a))).collect(),
             closed: closed.map(t),
         }
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::collections::FastMap;
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use crate::event::Event;
 use crate::time::{Span, Timestamp};
@@ -51,14 +52,14 @@ impl Ord for Queued {
 pub struct Ingest {
     queue: BinaryHeap<Reverse<Queued>>,
     /// Ids seen, with their event time, kept for the dedup horizon.
-    seen: FastMap<String, Timestamp>,
+    seen: FastMap<SmolStr, Timestamp>,
 }
 
 /// The serializable form of [`Ingest`], for checkpoints.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IngestState {
     queued: Vec<Event>,
-    seen: Vec<(String, Timestamp)>,
+    seen: Vec<(SmolStr, Timestamp)>,
 }
 
 impl Ingest {
@@ -100,7 +101,7 @@ impl Ingest {
     pub fn save(&self) -> IngestState {
         let mut queued: Vec<Event> = self.queue.iter().map(|Reverse(q)| (*q.1).clone()).collect();
         queued.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
-        let mut seen: Vec<(String, Timestamp)> = self.seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut seen: Vec<(SmolStr, Timestamp)> = self.seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
         seen.sort();
         IngestState { queued, seen }
     }

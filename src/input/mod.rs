@@ -215,7 +215,7 @@ mod tests {
         gz.write_all(body.as_bytes()).unwrap();
         gz.finish().unwrap();
         let ids = |threads| -> Vec<String> {
-            Records::open(std::slice::from_ref(&p), threads).unwrap().map(|r| r.unwrap().1.id).collect()
+            Records::open(std::slice::from_ref(&p), threads).unwrap().map(|r| r.unwrap().1.id.to_string()).collect()
         };
         let one = ids(1);
         assert_eq!(one.len(), 5000);

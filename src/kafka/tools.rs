@@ -69,7 +69,7 @@ pub fn send(client: &ClientConfig, inputs: &[PathBuf], topic: &str) -> Result<Se
                 summary.unkeyed += u64::from(key.is_none());
                 let mut record = FutureRecord::to(topic).payload(&bytes);
                 if let Some(k) = &key {
-                    record = record.key(k);
+                    record = record.key(k.as_str());
                 }
                 let mut record = record;
                 loop {

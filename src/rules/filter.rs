@@ -175,11 +175,11 @@ impl Filter {
             Filter::Field(Field::Action, ops) => ops
                 .iter()
                 .filter_map(|op| match op {
-                    Op::Eq(Scalar::Str(s)) => Some(BTreeSet::from([s.clone()])),
+                    Op::Eq(Scalar::Str(s)) => Some(BTreeSet::from([s.to_string()])),
                     Op::In(list) => list
                         .iter()
                         .map(|s| match s {
-                            Scalar::Str(s) => Some(s.clone()),
+                            Scalar::Str(s) => Some(s.to_string()),
                             _ => None,
                         })
                         .collect(),
@@ -249,7 +249,7 @@ impl<'de> Deserialize<'de> for Condition {
                 Ok(Condition(vec![Op::Eq(Scalar::Num(v))]))
             }
             fn visit_str<E>(self, v: &str) -> Result<Condition, E> {
-                Ok(Condition(vec![Op::Eq(Scalar::Str(v.to_owned()))]))
+                Ok(Condition(vec![Op::Eq(Scalar::Str(v.into()))]))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Condition, A::Error> {
                 let mut list = Vec::new();
