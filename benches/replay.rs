@@ -68,7 +68,7 @@ fn state_per_identity(path: &PathBuf, rules: &RuleSet) {
     let mut out = Vec::new();
     for l in &lines[..cut] {
         let ev = Event::decode(l).expect("bench lines are valid");
-        identities.insert(ev.actor.id.clone());
+        identities.insert(ev.actor.id.to_string());
         engine.push_and_advance(ev, &mut out);
         out.clear();
     }

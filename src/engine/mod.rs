@@ -175,7 +175,7 @@ pub struct RestoreError {
 
 impl Engine {
     pub fn new(rules: &RuleSet, cfg: EngineConfig) -> Engine {
-        let compiled: Vec<CompiledRule> = rules
+        let mut compiled: Vec<CompiledRule> = rules
             .rules
             .iter()
             .map(|lr| {
@@ -209,6 +209,11 @@ impl Engine {
         for list in by_action.values_mut() {
             list.extend(&unindexed);
             list.sort_unstable();
+        }
+        for r in &mut compiled {
+            if r.filter.actions().is_some() {
+                r.filter = r.filter.without_action_pins();
+            }
         }
         Engine {
             cfg,

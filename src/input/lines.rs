@@ -45,7 +45,7 @@ impl<R: BufRead> BoundedLines<R> {
                 break;
             }
             any = true;
-            let (part, found) = match memchr(chunk) {
+            let (part, found) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (&chunk[..i], Some(i)),
                 None => (chunk, None),
             };
@@ -74,9 +74,6 @@ impl<R: BufRead> BoundedLines<R> {
     }
 }
 
-fn memchr(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
-}
 
 impl<R: BufRead> Iterator for BoundedLines<R> {
     type Item = io::Result<Line>;

@@ -197,6 +197,24 @@ impl Filter {
             _ => None,
         }
     }
+
+    /// The filter less the `action` conditions that [`Filter::actions`] captures whole (equals or
+    /// in, over strings, alone or in a top-level `all`). A rule that the engine indexes by those
+    /// actions sees only events that pass them, so they need not be compared again.
+    pub fn without_action_pins(&self) -> Filter {
+        let pins = |op: &Op| match op {
+            Op::Eq(Scalar::Str(_)) => true,
+            Op::In(list) => list.iter().all(|s| matches!(s, Scalar::Str(_))),
+            _ => false,
+        };
+        match self {
+            Filter::Field(Field::Action, ops) if ops.iter().all(pins) => Filter::default(),
+            Filter::All(fs) => Filter::All(
+                fs.iter().map(Filter::without_action_pins).filter(|f| !matches!(f, Filter::All(v) if v.is_empty())).collect(),
+            ),
+            other => other.clone(),
+        }
+    }
 }
 
 /// A string or a list of strings.
@@ -345,6 +363,19 @@ mod tests {
     const READ: &str = r#"{"id":"e1","time":"2026-11-02T14:03:11Z","action":"mailbox.read",
         "actor":{"id":"agent:ana","type":"support","role":"tier2"},"target":{"tenant":"t-fab"},
         "source":{"ip":"10.20.3.4","managed":false},"auth":{"mfa":true},"attrs":{"records":1200}}"#;
+
+    #[test]
+    fn action_pins_are_dropped_only_where_the_action_index_covers_them() {
+        let pinned = filter("{action: [file.read, mailbox.read], actor.type: support}");
+        let stripped = pinned.without_action_pins();
+        assert_eq!(stripped.fields(), BTreeSet::from([Field::ActorType]));
+        let other_action = event(&READ.replace("mailbox.read", "record.view"));
+        assert!(!pinned.matches(&other_action) && stripped.matches(&other_action), "the index checks the action now");
+        assert!(!stripped.matches(&event(&READ.replace("support", "vendor"))), "the rest still holds");
+        for kept in ["{action: {prefix: mailbox.}}", "any: [{action: file.read}, {action: mailbox.read}]", "not: {action: file.read}"] {
+            assert!(filter(kept).without_action_pins().fields().contains(&Field::Action), "{kept}");
+        }
+    }
 
     #[test]
     fn every_operator_matches_and_misses() {
