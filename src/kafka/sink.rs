@@ -135,7 +135,7 @@ async fn deliver(producer: FutureProducer, out: Outgoing, metrics: Arc<Metrics>,
             Err((e, _)) => {
                 metrics.add("casewatch_produce_errors_total", String::new(), 1.0);
                 let n = failures.fetch_add(1, Ordering::Relaxed) + 1;
-                if n <= LOGGED_FAILURES || n % 100 == 0 {
+                if n <= LOGGED_FAILURES || n.is_multiple_of(100) {
                     warn!(topic = %out.topic, error = %e, failures = n, retry_in = ?backoff, "delivery failed; retrying");
                 }
                 if n == LOGGED_FAILURES {

@@ -378,7 +378,7 @@ impl<'p> World<'p> {
             };
             let benign_signin = !attack && ev["action"] == "signin";
             signins += u64::from(benign_signin);
-            let delay = if late_left > 0 && benign_signin && signins % 250 == 0 {
+            let delay = if late_left > 0 && benign_signin && signins.is_multiple_of(250) {
                 late_left -= 1;
                 15 * 60_000
             } else {
