@@ -38,6 +38,14 @@ impl Watermarks {
         }
     }
 
+    /// Gives every partition `idle_after` again before it can count as idle, as if each had just
+    /// delivered a message. For when what is known about partition ends may be stale (after a
+    /// broker outage): a partition whose backlog is fetched after another's must not be taken
+    /// for idle meanwhile, or the watermark runs past its events.
+    pub fn reset_idle(&mut self, now: Instant) {
+        self.parts.values_mut().flat_map(BTreeMap::values_mut).for_each(|p| p.last_message = now);
+    }
+
     /// A message arrived; `time` is its event time if it decoded.
     pub fn observe(&mut self, topic: &str, partition: i32, time: Option<Timestamp>, now: Instant) {
         let parts = match self.parts.get_mut(topic) {
@@ -125,6 +133,21 @@ mod tests {
         assert_eq!(w.current(later, at_end), Some(ts(150)), "it holds again once it delivers");
         w.untrack("audit", 1);
         assert_eq!(w.current(later, at_end), Some(ts(200)));
+    }
+
+    #[test]
+    fn reset_idle_makes_idle_partitions_hold_again() {
+        let t0 = Instant::now();
+        let mut w = Watermarks::new(Duration::from_secs(2));
+        w.track("audit", 0, t0);
+        w.track("audit", 1, t0);
+        w.observe("audit", 0, Some(ts(100)), t0);
+        w.observe("audit", 1, Some(ts(50)), t0);
+        let later = t0 + Duration::from_secs(5);
+        w.reset_idle(later);
+        w.observe("audit", 0, Some(ts(9000)), later);
+        assert_eq!(w.current(later + Duration::from_secs(1), at_end), Some(ts(50)), "audit/1 holds for idle_after");
+        assert_eq!(w.current(later + Duration::from_secs(3), at_end), Some(ts(9000)), "then it is idle again");
     }
 
     #[test]
