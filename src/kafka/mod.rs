@@ -254,7 +254,12 @@ impl<'a> Driver<'a> {
                 Some(Err(e)) => {
                     self.errors_since_message += 1;
                     if last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
-                        warn!(error = %e, "consumer error; still polling");
+                        warn!(
+                            brokers = %self.cfg.kafka.brokers,
+                            errors = self.errors_since_message,
+                            error = %e,
+                            "consumer error; still polling (librdkafka reconnects with backoff)"
+                        );
                         last_error_log = Some(Instant::now());
                     }
                 }
