@@ -299,11 +299,13 @@ fn poison_messages_go_to_the_dead_letter_topic_offsets_move_on_and_metrics_count
     }
 }
 
-/// The whole HTTP response to a GET of `path`.
+/// The whole HTTP response to a GET of `path`; empty if the endpoint is not (yet) there.
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let Ok(mut sock) = std::net::TcpStream::connect(addr) else { return String::new() };
-    write!(sock, "GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n").unwrap();
+    if write!(sock, "GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n").is_err() {
+        return String::new();
+    }
     let mut response = String::new();
     let _ = sock.read_to_string(&mut response);
     response
