@@ -365,8 +365,8 @@ fn non_blank(lines: &[String]) -> i64 {
 ///
 /// With the default `idle_after` (30 s): after the restart the sender's retries reach the
 /// partitions seconds apart, and with the 2 s of the other tests a partition whose retries come
-/// last is rightly taken for idle meanwhile, so its first events would be late. What an outage
-/// longer than `idle_after` does is covered by the unit tests of `kafka::watermark`.
+/// last is rightly taken for idle meanwhile, so its first events would be late. An outage longer
+/// than `idle_after`: `broker_down_longer_than_idle_after_loses_no_alert`.
 #[test]
 fn broker_crash_and_restart_under_load_loses_no_alert() {
     let broker = Broker::new("broker-restart", &["audit:4", "casewatch-alerts:2", "casewatch-dead-letter:1"], Storage::Sqlite);
@@ -416,6 +416,29 @@ fn broker_unreachable_at_start_then_up_gives_the_replay_alerts() {
     broker.wait_for_checkpoint(non_blank(&lines));
     terminate(&mut run);
     assert!(broker.spawned_log().contains("receiving messages again after consumer errors"), "{}", broker.spawned_log());
+    broker.run(&["--drain"]);
+    assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts());
+}
+
+/// The broker is down for longer than `idle_after` while every partition is read to its end, so
+/// all of them go idle meanwhile. None may let the watermark run past the others: when every
+/// partition was idle the newest event time anywhere used to count, and the partitions that were
+/// behind found their next events late.
+#[test]
+fn broker_down_longer_than_idle_after_loses_no_alert() {
+    let broker = Broker::new("broker-outage", &["audit:4", "casewatch-alerts:2", "casewatch-dead-letter:1"], Storage::Sqlite);
+    broker.up();
+    let lines = fixture_lines();
+    let (first, rest) = lines.split_at(lines.len() / 2);
+    broker.send(&write_lines(&broker.dir, "first.ndjson", first), "audit");
+    let mut run = broker.spawn_run(&["--checkpoint-every", "300ms", "--idle-after", "2s"]);
+    broker.wait_for_checkpoint(non_blank(first));
+    broker.kill();
+    std::thread::sleep(Duration::from_secs(4));
+    broker.up();
+    broker.send(&write_lines(&broker.dir, "rest.ndjson", rest), "audit");
+    broker.wait_for_checkpoint(non_blank(&lines));
+    terminate(&mut run);
     broker.run(&["--drain"]);
     assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts());
 }
