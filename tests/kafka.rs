@@ -23,29 +23,60 @@ const ONE_PER_BATCH: &str = "batch.num.messages=1";
 struct Broker {
     port: u16,
     dir: PathBuf,
+    topics: Vec<String>,
+    storage: Storage,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Storage {
+    Memory,
+    /// A sqlite file in the test's directory: it survives a broker restart.
+    Sqlite,
 }
 
 impl Broker {
+    /// A broker with memory storage, started.
     fn start(name: &str, topics: &[&str]) -> Broker {
+        let broker = Broker::new(name, topics, Storage::Memory);
+        broker.up();
+        broker
+    }
+
+    /// A broker on a free port, not started yet (see [`Broker::up`]).
+    fn new(name: &str, topics: &[&str], storage: Storage) -> Broker {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = std::env::temp_dir().join(format!("casewatch-kafka-test-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        Broker { port, dir, topics: topics.iter().map(|t| t.to_string()).collect(), storage }
+    }
+
+    /// Starts the broker on its port with its storage (again, after [`Broker::kill`]) and creates
+    /// the topics it does not have yet.
+    fn up(&self) {
         let script = common::root().join("scripts/kafka-up.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .args(["-p", &port.to_string(), "-d", dir.join("broker").to_str().unwrap()])
-            .args(topics)
-            .env("KAFKA_UP_NO_INSTALL", "1")
-            .output()
-            .unwrap();
+        let mut cmd = Command::new("bash");
+        cmd.arg(&script).args(["-p", &self.port.to_string(), "-d", self.dir.join("broker").to_str().unwrap()]);
+        if self.storage == Storage::Sqlite {
+            cmd.args(["-s", self.dir.join("tansu.db").to_str().unwrap()]);
+        }
+        let out = cmd.args(&self.topics).env("KAFKA_UP_NO_INSTALL", "1").output().unwrap();
         assert!(
             out.status.success(),
             "could not start the test broker with {} (install tansu once with `KAFKA_UP_INSTALL_ONLY=1 scripts/kafka-up.sh`):\n{}",
             script.display(),
             String::from_utf8_lossy(&out.stderr)
         );
-        Broker { port, dir }
+    }
+
+    /// Stops the broker with SIGKILL, as in a crash: whatever it acknowledged to sqlite stays.
+    fn kill(&self) {
+        let stopped = Command::new("bash")
+            .arg(common::root().join("scripts/kafka-down.sh"))
+            .args(["-k", "-p", &self.port.to_string(), "-d", self.dir.join("broker").to_str().unwrap()])
+            .output();
+        // Also called from `drop`, where a second panic would abort the test binary.
+        assert!(std::thread::panicking() || stopped.is_ok_and(|o| o.status.success()), "kafka-down.sh failed");
     }
 
     fn addr(&self) -> String {
@@ -81,7 +112,10 @@ impl Broker {
         // Static membership: a restarted instance takes over its partitions at once. Tansu 0.6
         // does not expire a killed member's session, so without it a restart after SIGKILL
         // would be assigned nothing.
-        args.extend(["-X", ONE_PER_BATCH, "-X", "group.instance.id=cw-test-1", "--idle-after", "2s"].map(String::from));
+        args.extend(["-X", ONE_PER_BATCH, "-X", "group.instance.id=cw-test-1"].map(String::from));
+        if !extra.contains(&"--idle-after") {
+            args.extend(["--idle-after", "2s"].map(String::from));
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         args
     }
@@ -111,8 +145,23 @@ impl Broker {
         assert!(status.success(), "casewatch {args:?} failed:\n{}", std::fs::read_to_string(&log).unwrap_or_default());
     }
 
+    /// Starts `casewatch run` in the background; its log goes to [`Broker::spawned_log`].
     fn spawn_run(&self, extra: &[&str]) -> Child {
-        Command::new(BIN).args(self.run_args(extra)).env("CASEWATCH_LOG", "warn").stderr(Stdio::null()).spawn().unwrap()
+        let log = std::fs::File::create(self.dir.join("spawned.log")).unwrap();
+        Command::new(BIN).args(self.run_args(extra)).env("CASEWATCH_LOG", "info").stderr(log).spawn().unwrap()
+    }
+
+    fn spawned_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("spawned.log")).unwrap_or_default()
+    }
+
+    /// Starts `casewatch send` in the background.
+    fn spawn_send(&self, file: &Path, topic: &str) -> Child {
+        Command::new(BIN)
+            .args(["send", file.to_str().unwrap(), "--topic", topic, "--brokers", &self.addr(), "-X", ONE_PER_BATCH])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     /// Waits until the checkpoint covers at least `messages` input messages.
@@ -135,10 +184,7 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(common::root().join("scripts/kafka-down.sh"))
-            .args(["-k", "-p", &self.port.to_string(), "-d", self.dir.join("broker").to_str().unwrap()])
-            .output();
+        self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -253,11 +299,13 @@ fn poison_messages_go_to_the_dead_letter_topic_offsets_move_on_and_metrics_count
     }
 }
 
-/// The whole HTTP response to a GET of `path`.
+/// The whole HTTP response to a GET of `path`; empty if the endpoint is not (yet) there.
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let Ok(mut sock) = std::net::TcpStream::connect(addr) else { return String::new() };
-    write!(sock, "GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n").unwrap();
+    if write!(sock, "GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n").is_err() {
+        return String::new();
+    }
     let mut response = String::new();
     let _ = sock.read_to_string(&mut response);
     response
@@ -280,12 +328,7 @@ fn restart_mid_stream(name: &str, signal: &str) {
     broker.send(&write_lines(&broker.dir, "first.ndjson", first), "audit");
     let mut child = broker.spawn_run(&["--checkpoint-every", "300ms"]);
     broker.wait_for_checkpoint(first.len() as i64);
-    let second = write_lines(&broker.dir, "second.ndjson", second);
-    let mut sender = Command::new(BIN)
-        .args(["send", second.to_str().unwrap(), "--topic", "audit", "--brokers", &broker.addr(), "-X", ONE_PER_BATCH])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut sender = broker.spawn_send(&write_lines(&broker.dir, "second.ndjson", second), "audit");
     std::thread::sleep(Duration::from_millis(1200));
     if signal == "TERM" {
         terminate(&mut child);
@@ -306,4 +349,96 @@ fn sigterm_mid_stream_then_restart_gives_the_replay_alerts() {
 #[test]
 fn sigkill_mid_stream_then_restart_gives_the_replay_alerts() {
     restart_mid_stream("sigkill", "KILL");
+}
+
+/// Lines of the fixture that `send` sends (it skips blank ones).
+fn non_blank(lines: &[String]) -> i64 {
+    lines.iter().filter(|l| !l.trim().is_empty()).count() as i64
+}
+
+/// The broker crashes (SIGKILL) while events are being sent and casewatch is consuming, and comes
+/// back on the same port with the same sqlite file. casewatch must ride it out by itself: keep
+/// polling, retry the alerts whose acknowledgement was lost, and consume what is sent after the
+/// restart. A crash rather than a clean stop because it is the harder case: requests in flight get
+/// no answer at all, and only what the broker had written to sqlite is there afterwards (a clean
+/// stop answers them with errors, which take the same retry path).
+///
+/// With the default `idle_after` (30 s): after the restart the sender's retries reach the
+/// partitions seconds apart, and with the 2 s of the other tests a partition whose retries come
+/// last is rightly taken for idle meanwhile, so its first events would be late. An outage longer
+/// than `idle_after`: `broker_down_longer_than_idle_after_loses_no_alert`.
+#[test]
+fn broker_crash_and_restart_under_load_loses_no_alert() {
+    let broker = Broker::new("broker-restart", &["audit:4", "casewatch-alerts:2", "casewatch-dead-letter:1"], Storage::Sqlite);
+    broker.up();
+    let lines = fixture_lines();
+    let (first, rest) = lines.split_at(lines.len() / 3);
+    let (second, third) = rest.split_at(rest.len() / 2);
+    broker.send(&write_lines(&broker.dir, "first.ndjson", first), "audit");
+    let mut run = broker.spawn_run(&["--checkpoint-every", "300ms", "--idle-after", "30s"]);
+    broker.wait_for_checkpoint(non_blank(first));
+    let second = write_lines(&broker.dir, "second.ndjson", second);
+    let mut sender = broker.spawn_send(&second, "audit");
+    std::thread::sleep(Duration::from_millis(500));
+    broker.kill();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(run.try_wait().unwrap().is_none(), "casewatch run exited while the broker was down:\n{}", broker.spawned_log());
+    broker.up();
+    if !sender.wait().unwrap().success() {
+        // At least once from the sender too: the events already read count once (same ids).
+        broker.send(&second, "audit");
+    }
+    broker.send(&write_lines(&broker.dir, "third.ndjson", third), "audit");
+    broker.wait_for_checkpoint(non_blank(&lines));
+    terminate(&mut run);
+    assert!(broker.spawned_log().contains("receiving messages again after consumer errors"), "{}", broker.spawned_log());
+    broker.run(&["--drain"]);
+    assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts());
+}
+
+/// casewatch started before any broker listens on its port keeps polling (librdkafka reconnects
+/// with backoff) and says so, naming the brokers; once the broker is up it consumes and alerts as
+/// if the broker had been there from the start, and logs that messages come again.
+#[test]
+fn broker_unreachable_at_start_then_up_gives_the_replay_alerts() {
+    let broker = Broker::new("unreachable", &["audit:4", "casewatch-alerts:2", "casewatch-dead-letter:1"], Storage::Memory);
+    let mut run = broker.spawn_run(&["--checkpoint-every", "300ms"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(broker.spawned_log().contains("consumer error; still polling") && broker.spawned_log().contains(&broker.addr())) {
+        assert!(Instant::now() < deadline, "nothing logged about the missing broker in 10 s:\n{}", broker.spawned_log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(run.try_wait().unwrap().is_none(), "casewatch run gave up without a broker:\n{}", broker.spawned_log());
+    broker.up();
+    let lines = fixture_lines();
+    broker.send(&write_lines(&broker.dir, "all.ndjson", &lines), "audit");
+    broker.wait_for_checkpoint(non_blank(&lines));
+    terminate(&mut run);
+    assert!(broker.spawned_log().contains("receiving messages again after consumer errors"), "{}", broker.spawned_log());
+    broker.run(&["--drain"]);
+    assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts());
+}
+
+/// The broker is down for longer than `idle_after` while every partition is read to its end, so
+/// all of them go idle meanwhile. None may let the watermark run past the others: when every
+/// partition was idle the newest event time anywhere used to count, and the partitions that were
+/// behind found their next events late.
+#[test]
+fn broker_down_longer_than_idle_after_loses_no_alert() {
+    let broker = Broker::new("broker-outage", &["audit:4", "casewatch-alerts:2", "casewatch-dead-letter:1"], Storage::Sqlite);
+    broker.up();
+    let lines = fixture_lines();
+    let (first, rest) = lines.split_at(lines.len() / 2);
+    broker.send(&write_lines(&broker.dir, "first.ndjson", first), "audit");
+    let mut run = broker.spawn_run(&["--checkpoint-every", "300ms", "--idle-after", "2s"]);
+    broker.wait_for_checkpoint(non_blank(first));
+    broker.kill();
+    std::thread::sleep(Duration::from_secs(4));
+    broker.up();
+    broker.send(&write_lines(&broker.dir, "rest.ndjson", rest), "audit");
+    broker.wait_for_checkpoint(non_blank(&lines));
+    terminate(&mut run);
+    broker.run(&["--drain"]);
+    assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts());
 }

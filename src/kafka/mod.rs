@@ -157,6 +157,7 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             out: Vec::new(),
             counts: Counts::default(),
             last_message: now,
+            errors_since_message: 0,
             assigned_once: false,
             summary: RunSummary::default(),
         };
@@ -210,6 +211,8 @@ struct Driver<'a> {
     out: Vec<Alert>,
     counts: Counts,
     last_message: Instant,
+    /// Consumer errors (a broker outage, typically) since the last message.
+    errors_since_message: u64,
     /// Whether the group has assigned this instance any partition yet.
     assigned_once: bool,
     summary: RunSummary,
@@ -249,8 +252,14 @@ impl<'a> Driver<'a> {
                 Some(Ok(m)) => self.on_message(&m),
                 Some(Err(KafkaError::PartitionEOF(_))) => {}
                 Some(Err(e)) => {
+                    self.errors_since_message += 1;
                     if last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
-                        warn!(error = %e, "consumer error; still polling");
+                        warn!(
+                            brokers = %self.cfg.kafka.brokers,
+                            errors = self.errors_since_message,
+                            error = %e,
+                            "consumer error; still polling (librdkafka reconnects with backoff)"
+                        );
                         last_error_log = Some(Instant::now());
                     }
                 }
@@ -280,6 +289,13 @@ impl<'a> Driver<'a> {
     fn on_message(&mut self, m: &BorrowedMessage<'_>) {
         let now = Instant::now();
         self.last_message = now;
+        if self.errors_since_message > 0 {
+            // The partition ends known from before the errors may be stale: every partition gets
+            // `idle_after` to deliver its backlog before it can count as idle again.
+            info!(errors = self.errors_since_message, "receiving messages again after consumer errors");
+            self.watermarks.reset_idle(now);
+            self.errors_since_message = 0;
+        }
         self.summary.messages += 1;
         let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
         match self.next.get_mut(topic) {

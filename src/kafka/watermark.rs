@@ -38,6 +38,14 @@ impl Watermarks {
         }
     }
 
+    /// Gives every partition `idle_after` again before it can count as idle, as if each had just
+    /// delivered a message. For when what is known about partition ends may be stale (after a
+    /// broker outage): a partition whose backlog is fetched after another's must not be taken
+    /// for idle meanwhile, or the watermark runs past its events.
+    pub fn reset_idle(&mut self, now: Instant) {
+        self.parts.values_mut().flat_map(BTreeMap::values_mut).for_each(|p| p.last_message = now);
+    }
+
     /// A message arrived; `time` is its event time if it decoded.
     pub fn observe(&mut self, topic: &str, partition: i32, time: Option<Timestamp>, now: Instant) {
         let parts = match self.parts.get_mut(topic) {
@@ -52,8 +60,9 @@ impl Watermarks {
     }
 
     /// The event time that every active partition has reached: the minimum of their newest event
-    /// times, ignoring idle partitions. When every partition is idle, the newest time seen
-    /// anywhere. `None` while an active partition has delivered nothing yet.
+    /// times, ignoring idle partitions. When every partition is idle, the minimum over all of them
+    /// (not the newest anywhere: whichever partition delivers again must not find its next
+    /// events behind the watermark). `None` while an active partition has delivered nothing yet.
     ///
     /// A partition is idle when it has had no message for `idle_after` and `at_end` says it is
     /// read to its end: a partition that is merely not fetched yet (a backlog elsewhere) holds.
@@ -73,7 +82,7 @@ impl Watermarks {
         if any_active {
             min
         } else {
-            self.parts.values().flat_map(BTreeMap::values).filter_map(|p| p.newest).max()
+            self.parts.values().flat_map(BTreeMap::values).filter_map(|p| p.newest).min()
         }
     }
 
@@ -120,11 +129,40 @@ mod tests {
         let later = t0 + Duration::from_secs(31);
         w.observe("audit", 0, Some(ts(200)), later);
         assert_eq!(w.current(later, at_end), Some(ts(200)));
-        assert_eq!(w.current(later + Duration::from_secs(60), at_end), Some(ts(200)), "all idle: newest seen");
+        assert_eq!(w.current(later + Duration::from_secs(60), at_end), Some(ts(200)), "all idle: the slowest that delivered");
         w.observe("audit", 1, Some(ts(150)), later);
         assert_eq!(w.current(later, at_end), Some(ts(150)), "it holds again once it delivers");
         w.untrack("audit", 1);
         assert_eq!(w.current(later, at_end), Some(ts(200)));
+    }
+
+    #[test]
+    fn reset_idle_makes_idle_partitions_hold_again() {
+        let t0 = Instant::now();
+        let mut w = Watermarks::new(Duration::from_secs(2));
+        w.track("audit", 0, t0);
+        w.track("audit", 1, t0);
+        w.observe("audit", 0, Some(ts(100)), t0);
+        w.observe("audit", 1, Some(ts(50)), t0);
+        let later = t0 + Duration::from_secs(5);
+        w.reset_idle(later);
+        w.observe("audit", 0, Some(ts(9000)), later);
+        assert_eq!(w.current(later + Duration::from_secs(1), at_end), Some(ts(50)), "audit/1 holds for idle_after");
+        let after = later + Duration::from_secs(3);
+        w.observe("audit", 0, Some(ts(9100)), after);
+        assert_eq!(w.current(after, at_end), Some(ts(9100)), "then it is idle again");
+    }
+
+    #[test]
+    fn when_every_partition_is_idle_the_slowest_counts() {
+        let t0 = Instant::now();
+        let mut w = Watermarks::new(Duration::from_secs(2));
+        w.track("audit", 0, t0);
+        w.track("audit", 1, t0);
+        w.observe("audit", 0, Some(ts(100)), t0);
+        w.observe("audit", 1, Some(ts(900)), t0);
+        let later = t0 + Duration::from_secs(5);
+        assert_eq!(w.current(later, at_end), Some(ts(100)), "audit/0's next events must not be late");
     }
 
     #[test]
