@@ -389,11 +389,7 @@ fn broker_crash_and_restart_under_load_loses_no_alert() {
         broker.send(&second, "audit");
     }
     broker.send(&write_lines(&broker.dir, "third.ndjson", third), "audit");
-    broker.wait_for_checkpoint(non_blank(&lines));
-    terminate(&mut run);
-    assert!(broker.spawned_log().contains("receiving messages again after consumer errors"), "{}", broker.spawned_log());
-    broker.run(&["--drain"]);
-    assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts());
+    stop_after_recovery_and_compare(&broker, &mut run, &lines);
 }
 
 /// casewatch started before any broker listens on its port keeps polling (librdkafka reconnects
@@ -413,11 +409,7 @@ fn broker_unreachable_at_start_then_up_gives_the_replay_alerts() {
     broker.up();
     let lines = fixture_lines();
     broker.send(&write_lines(&broker.dir, "all.ndjson", &lines), "audit");
-    broker.wait_for_checkpoint(non_blank(&lines));
-    terminate(&mut run);
-    assert!(broker.spawned_log().contains("receiving messages again after consumer errors"), "{}", broker.spawned_log());
-    broker.run(&["--drain"]);
-    assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts());
+    stop_after_recovery_and_compare(&broker, &mut run, &lines);
 }
 
 /// The broker is down for longer than `idle_after` while every partition is read to its end, so
@@ -437,8 +429,16 @@ fn broker_down_longer_than_idle_after_loses_no_alert() {
     std::thread::sleep(Duration::from_secs(4));
     broker.up();
     broker.send(&write_lines(&broker.dir, "rest.ndjson", rest), "audit");
-    broker.wait_for_checkpoint(non_blank(&lines));
-    terminate(&mut run);
+    stop_after_recovery_and_compare(&broker, &mut run, &lines);
+}
+
+/// Once the checkpoint covers every line: SIGTERM (exit 0), the run must have logged that it
+/// receives messages again after the consumer errors, and a drain from its checkpoint must leave
+/// exactly the replay's alerts on the alert topic.
+fn stop_after_recovery_and_compare(broker: &Broker, run: &mut Child, lines: &[String]) {
+    broker.wait_for_checkpoint(non_blank(lines));
+    terminate(run);
+    assert!(broker.spawned_log().contains("receiving messages again after consumer errors"), "{}", broker.spawned_log());
     broker.run(&["--drain"]);
     assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts());
 }
