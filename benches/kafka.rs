@@ -44,6 +44,7 @@ use casewatch::kafka::source::partition_count;
 use casewatch::synth;
 use casewatch::time::{Span, Timestamp};
 use clap::Parser;
+use smol_str::SmolStr;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
@@ -111,10 +112,10 @@ fn main() {
 /// The events to send, with what the report needs of each.
 struct Stream {
     lines: Vec<Vec<u8>>,
-    keys: Vec<String>,
+    keys: Vec<SmolStr>,
     times: Vec<Timestamp>,
     /// Event id to the index of its first line (1% of the lines are duplicates).
-    index: HashMap<String, usize>,
+    index: HashMap<SmolStr, usize>,
 }
 
 impl Stream {
@@ -273,7 +274,7 @@ fn produce(brokers: &str, stream: &Stream, rate: Option<u64>) -> Produced {
         }
         let t = unix_ms() as i64;
         at_ms.push(t);
-        let mut record = BaseRecord::with_opaque_to("audit", i).key(&stream.keys[i]).payload(line).timestamp(t);
+        let mut record = BaseRecord::with_opaque_to("audit", i).key(stream.keys[i].as_str()).payload(line).timestamp(t);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -420,7 +421,7 @@ fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant
         .collect();
     let (mut total, mut held, mut processed, mut delivered) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for a in alerts {
-        let Some(&i) = stream.index.get(&a.completing) else { continue };
+        let Some(&i) = stream.index.get(a.completing.as_str()) else { continue };
         let produced_at = produced.at_ms[i] as f64;
         total.push(a.at_ms - produced_at);
         // The first message after which the slowest partition is past the alert time + hold.

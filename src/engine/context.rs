@@ -55,7 +55,7 @@ impl Context {
 #[derive(Debug)]
 pub struct ContextView<'a> {
     pub ctx: &'a Context,
-    pub grace: Span,
+    grace: Span,
     case_held: Option<bool>,
     grant_valid: Option<bool>,
 }
