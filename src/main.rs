@@ -89,7 +89,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 s.sent,
                 args.topic,
                 s.elapsed.as_secs_f64(),
-                s.sent as f64 / s.elapsed.as_secs_f64().max(1e-9),
+                casewatch::time::per_second(s.sent, s.elapsed),
                 s.unkeyed,
                 s.skipped_too_long
             );

@@ -57,7 +57,7 @@ impl Summary {
     }
 
     pub fn events_per_sec(&self) -> f64 {
-        self.records as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        crate::time::per_second(self.records, self.elapsed)
     }
 }
 

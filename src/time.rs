@@ -22,6 +22,12 @@ pub struct Span(i64);
 #[error("{0}")]
 pub struct TimeError(&'static str);
 
+/// `count` per second of `elapsed`, for the rates that run summaries report (a run's own
+/// duration, never an input to detection); a zero duration counts as a nanosecond.
+pub fn per_second(count: u64, elapsed: std::time::Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
 impl Timestamp {
     pub const MIN: Timestamp = Timestamp(i64::MIN);
     pub const MAX: Timestamp = Timestamp(i64::MAX);

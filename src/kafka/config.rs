@@ -211,10 +211,7 @@ impl KafkaConfig {
             .set("linger.ms", "5")
             .set("message.timeout.ms", "300000")
             .set("reconnect.backoff.max.ms", "1000");
-        self.producer_properties.iter().for_each(|(k, v)| {
-            c.set(k, v);
-        });
-        Ok(c)
+        Ok(overridden(c, &self.producer_properties))
     }
 
     pub fn consumer_config(&self, group_id: &str) -> Result<ClientConfig, ConfigError> {
@@ -226,11 +223,16 @@ impl KafkaConfig {
             .set("enable.partition.eof", "true")
             .set("reconnect.backoff.max.ms", "1000")
             .set("statistics.interval.ms", "1000");
-        self.consumer_properties.iter().for_each(|(k, v)| {
-            c.set(k, v);
-        });
-        Ok(c)
+        Ok(overridden(c, &self.consumer_properties))
     }
+}
+
+/// `c` with the user's properties for one kind of client set last, so they win over ours.
+fn overridden(mut c: ClientConfig, properties: &BTreeMap<String, String>) -> ClientConfig {
+    properties.iter().for_each(|(k, v)| {
+        c.set(k, v);
+    });
+    c
 }
 
 /// Builds a librdkafka configuration; also used by `send` and `tail`.

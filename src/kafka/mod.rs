@@ -92,7 +92,7 @@ impl fmt::Display for RunSummary {
             "read {} messages in {:.2}s ({:.0}/s): {} bad; {} alerts produced; {} checkpoints",
             self.messages,
             self.elapsed.as_secs_f64(),
-            self.messages as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            crate::time::per_second(self.messages, self.elapsed),
             self.bad,
             self.alerts,
             self.checkpoints
