@@ -63,16 +63,16 @@ pub struct IngestState {
 }
 
 impl Ingest {
-    pub fn admit(&mut self, ev: Event, watermark: Timestamp) -> Admission {
+    pub fn admit(&mut self, ev: Arc<Event>, watermark: Timestamp) -> Admission {
         if self.seen.contains_key(&ev.id) {
             return Admission::Duplicate;
         }
         if ev.time < watermark {
             let behind = watermark.since(ev.time);
-            return Admission::Late { event: Box::new(ev), behind };
+            return Admission::Late { event: Box::new(Arc::unwrap_or_clone(ev)), behind };
         }
         self.seen.insert(ev.id.clone(), ev.time);
-        self.queue.push(Reverse(Queued(ev.time, Arc::new(ev))));
+        self.queue.push(Reverse(Queued(ev.time, ev)));
         Admission::Accepted
     }
 

@@ -9,6 +9,7 @@
 //!
 //! The engine does no I/O and reads no clock. Replay and Kafka feed the same engine.
 
+mod conditions;
 pub mod context;
 pub mod ingest;
 
@@ -24,8 +25,9 @@ use crate::alert::Alert;
 use crate::detect::{group_key, Detector, Finding};
 use crate::event::Event;
 use crate::rules::model::{Exception, Suppress};
-use crate::rules::{Category, Filter, RuleSet, Severity};
+use crate::rules::{Category, RuleSet, Severity};
 use crate::time::{Span, Timestamp};
+use conditions::{Conditions, Memo};
 use context::Context;
 pub use ingest::Admission;
 use ingest::{Ingest, IngestState};
@@ -67,7 +69,8 @@ struct CompiledRule {
     severity: Severity,
     category: Category,
     tags: Vec<String>,
-    filter: Filter,
+    /// The filter, as ids of shared conditions (see [`Conditions`]).
+    filter: Vec<u32>,
     exceptions: Vec<Exception>,
     suppress: Suppress,
     detector: Detector,
@@ -76,8 +79,8 @@ struct CompiledRule {
 }
 
 impl CompiledRule {
-    fn admits(&self, ev: &Event) -> bool {
-        self.filter.matches(ev)
+    fn admits(&self, ev: &Event, conditions: &Conditions, memo: &mut Memo) -> bool {
+        conditions.all(&self.filter, ev, memo)
             && !self.exceptions.iter().any(|x| x.until.is_none_or(|u| ev.time < u) && x.matches.matches(ev))
     }
 }
@@ -134,6 +137,9 @@ pub struct StateSize {
 pub struct Engine {
     cfg: EngineConfig,
     rules: Vec<CompiledRule>,
+    conditions: Conditions,
+    /// The current event's answers to `conditions`.
+    memo: Memo,
     /// Rules (indices, ascending) that can match an action; `unindexed` for other actions.
     by_action: FastMap<String, Vec<u32>>,
     unindexed: Vec<u32>,
@@ -175,29 +181,14 @@ pub struct RestoreError {
 
 impl Engine {
     pub fn new(rules: &RuleSet, cfg: EngineConfig) -> Engine {
-        let mut compiled: Vec<CompiledRule> = rules
-            .rules
-            .iter()
-            .map(|lr| {
-                let r = &lr.rule;
-                CompiledRule {
-                    id: r.id.clone(),
-                    title: r.title.clone(),
-                    severity: r.severity,
-                    category: r.category,
-                    tags: r.tags.clone(),
-                    filter: r.filter.clone(),
-                    exceptions: r.exceptions.clone(),
-                    suppress: r.suppress.clone(),
-                    detector: Detector::new(r),
-                    quiet_until: FastMap::default(),
-                }
-            })
-            .collect();
+        let mut conditions = Conditions::default();
         let mut by_action: FastMap<String, Vec<u32>> = FastMap::default();
         let mut unindexed = Vec::new();
-        for (i, r) in compiled.iter().enumerate() {
-            let actions = match (r.filter.actions(), r.detector.actions()) {
+        let mut compiled = Vec::with_capacity(rules.rules.len());
+        for (i, lr) in rules.rules.iter().enumerate() {
+            let r = &lr.rule;
+            let detector = Detector::new(r);
+            let actions = match (r.filter.actions(), detector.actions()) {
                 (Some(a), Some(b)) => Some(a.intersection(&b).cloned().collect()),
                 (a, b) => a.or(b),
             };
@@ -205,19 +196,33 @@ impl Engine {
                 Some(list) => list.into_iter().for_each(|a| by_action.entry(a).or_default().push(i as u32)),
                 None => unindexed.push(i as u32),
             }
+            // Where the index pins the action, the filter need not compare it again.
+            let filter = match r.filter.actions() {
+                Some(_) => conditions.add(&r.filter.without_action_pins()),
+                None => conditions.add(&r.filter),
+            };
+            compiled.push(CompiledRule {
+                id: r.id.clone(),
+                title: r.title.clone(),
+                severity: r.severity,
+                category: r.category,
+                tags: r.tags.clone(),
+                filter,
+                exceptions: r.exceptions.clone(),
+                suppress: r.suppress.clone(),
+                detector,
+                quiet_until: FastMap::default(),
+            });
         }
         for list in by_action.values_mut() {
             list.extend(&unindexed);
             list.sort_unstable();
         }
-        for r in &mut compiled {
-            if r.filter.actions().is_some() {
-                r.filter = r.filter.without_action_pins();
-            }
-        }
         Engine {
             cfg,
             rules: compiled,
+            conditions,
+            memo: Memo::default(),
             by_action,
             unindexed,
             ingest: Ingest::default(),
@@ -246,7 +251,8 @@ impl Engine {
     }
 
     /// Offers an event. It is used once the watermark passes it (see [`Engine::advance`]).
-    pub fn push(&mut self, ev: Event) -> Admission {
+    pub fn push(&mut self, ev: impl Into<Arc<Event>>) -> Admission {
+        let ev = ev.into();
         let time = ev.time;
         let adm = self.ingest.admit(ev, self.watermark);
         match adm {
@@ -279,7 +285,7 @@ impl Engine {
 
     /// For a single ordered source (a file, a test): pushes the event, then moves the watermark
     /// to the newest accepted event time less the allowed lateness.
-    pub fn push_and_advance(&mut self, ev: Event, out: &mut Vec<Alert>) -> Admission {
+    pub fn push_and_advance(&mut self, ev: impl Into<Arc<Event>>, out: &mut Vec<Alert>) -> Admission {
         let adm = self.push(ev);
         if self.newest > Timestamp::MIN {
             self.advance(self.newest.saturating_sub(self.cfg.lateness), out);
@@ -300,9 +306,10 @@ impl Engine {
         let mut waiting: Vec<u32> = Vec::new();
         let mut findings = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);
+        self.memo.reset(&self.conditions);
         for &i in candidates {
             let rule = &mut self.rules[i as usize];
-            if !rule.admits(&ev) {
+            if !rule.admits(&ev, &self.conditions, &mut self.memo) {
                 continue;
             }
             if rule.detector.needs_context() {

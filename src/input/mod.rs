@@ -40,7 +40,9 @@ pub struct BadRecord {
 }
 
 /// One input record, decoded or not.
-pub type Record = Result<(Position, Event), BadRecord>;
+/// A decoded event is shared from here on (the engine holds it while it waits), so it is moved
+/// into its allocation once, not copied along the pipeline.
+pub type Record = Result<(Position, Arc<Event>), BadRecord>;
 
 /// Opens an input: `-` is stdin, `*.gz` is gunzipped.
 pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
@@ -96,7 +98,7 @@ impl Iterator for RawLines {
 fn decode(raw: Raw) -> Record {
     match raw {
         Raw::Line(position, Line::Text(bytes)) => match Event::decode(&bytes) {
-            Ok(ev) => Ok((position, ev)),
+            Ok(ev) => Ok((position, Arc::new(ev))),
             Err(e) => Err(BadRecord { position, reason: e.to_string(), raw: bytes }),
         },
         Raw::Line(position, Line::TooLong { len, head }) => {

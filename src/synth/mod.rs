@@ -70,7 +70,7 @@ impl Params {
             support_agents: 2600,
             vendor_agents: 400,
             tenants: 700,
-            customers_per_tenant: 12,
+            customers_per_tenant: 13,
             cases_per_day: (4, 6),
             action_gap_secs: (40, 200),
             inject_attacks: false,
