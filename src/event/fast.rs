@@ -254,11 +254,11 @@ impl<'a> Scan<'a> {
                 }
                 "case" => {
                     once(&mut seen, 9)?;
-                    case = if p.null()? { None } else { Some(p.case()?) };
+                    case = if p.null()? { None } else { Some(Box::new(p.case()?)) };
                 }
                 "grant" => {
                     once(&mut seen, 10)?;
-                    grant = if p.null()? { None } else { Some(p.grant()?) };
+                    grant = if p.null()? { None } else { Some(Box::new(p.grant()?)) };
                 }
                 "attrs" => {
                     once(&mut seen, 11)?;

@@ -34,9 +34,10 @@ pub struct Event {
     #[serde(default)]
     pub outcome: Outcome,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case: Option<CaseInfo>,
+    /// Boxed, as are grants: only context events carry them, and the event is moved often.
+    pub case: Option<Box<CaseInfo>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grant: Option<GrantInfo>,
+    pub grant: Option<Box<GrantInfo>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attrs: BTreeMap<SmolStr, AttrValue>,
 }
