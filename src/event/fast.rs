@@ -42,10 +42,13 @@ fn stops(word: u64) -> u64 {
     (zero(quote) | zero(backslash) | (word.wrapping_sub(ONES * 0x20) & !word)) & HIGH
 }
 
-/// Marks field `bit` of an object as seen; a second sighting declines.
-fn once(seen: &mut u32, bit: u32) -> Option<()> {
-    let mask = 1 << bit;
-    (*seen & mask == 0).then(|| *seen |= mask)
+/// Stores a field's value; a second sighting of the field (or a bad value) declines.
+fn put<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value?);
+    Some(())
 }
 
 impl<'a> Scan<'a> {
@@ -108,10 +111,7 @@ impl<'a> Scan<'a> {
     }
 
     fn opt_string(&mut self) -> Option<Option<SmolStr>> {
-        if self.null()? {
-            return Some(None);
-        }
-        self.string().map(Some)
+        self.nullable(Scan::string)
     }
 
     fn opt_bool(&mut self) -> Option<Option<bool>> {
@@ -208,252 +208,128 @@ impl<'a> Scan<'a> {
     }
 
     fn event(&mut self) -> Option<Event> {
-        let (mut id, mut time, mut action, mut actor) = (None, None, None, None);
-        let (mut target, mut source, mut auth) = (Target::default(), Source::default(), Auth::default());
-        let (mut case_id, mut case, mut grant) = (None, None, None);
-        let mut outcome = Outcome::default();
-        let mut attrs = BTreeMap::new();
-        let mut seen = 0;
-        self.object(|p, key| {
-            match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    id = Some(p.string()?);
-                }
-                "time" => {
-                    once(&mut seen, 1)?;
-                    time = Some(p.time()?);
-                }
-                "action" => {
-                    once(&mut seen, 2)?;
-                    action = Some(p.string()?);
-                }
-                "actor" => {
-                    once(&mut seen, 3)?;
-                    actor = Some(p.actor()?);
-                }
-                "target" => {
-                    once(&mut seen, 4)?;
-                    target = p.target()?;
-                }
-                "case_id" => {
-                    once(&mut seen, 5)?;
-                    case_id = p.opt_string()?;
-                }
-                "source" => {
-                    once(&mut seen, 6)?;
-                    source = p.source()?;
-                }
-                "auth" => {
-                    once(&mut seen, 7)?;
-                    auth = p.auth()?;
-                }
-                "outcome" => {
-                    once(&mut seen, 8)?;
-                    outcome = p.name_of(&Outcome::ALL, Outcome::as_str)?;
-                }
-                "case" => {
-                    once(&mut seen, 9)?;
-                    case = if p.null()? { None } else { Some(Box::new(p.case()?)) };
-                }
-                "grant" => {
-                    once(&mut seen, 10)?;
-                    grant = if p.null()? { None } else { Some(Box::new(p.grant()?)) };
-                }
-                "attrs" => {
-                    once(&mut seen, 11)?;
-                    p.attrs(&mut attrs)?;
-                }
-                _ => p.skip(1)?,
-            }
-            Some(())
+        let (mut id, mut time, mut action, mut actor, mut target, mut case_id) = (None, None, None, None, None, None);
+        let (mut source, mut auth, mut outcome, mut case, mut grant, mut attrs) = (None, None, None, None, None, None);
+        self.object(|p, key| match key {
+            "id" => put(&mut id, p.string()),
+            "time" => put(&mut time, p.time()),
+            "action" => put(&mut action, p.string()),
+            "actor" => put(&mut actor, p.actor()),
+            "target" => put(&mut target, p.target()),
+            "case_id" => put(&mut case_id, p.opt_string()),
+            "source" => put(&mut source, p.source()),
+            "auth" => put(&mut auth, p.auth()),
+            "outcome" => put(&mut outcome, p.name_of(&Outcome::ALL, Outcome::as_str)),
+            "case" => put(&mut case, p.nullable(|p| p.case().map(Box::new))),
+            "grant" => put(&mut grant, p.nullable(|p| p.grant().map(Box::new))),
+            "attrs" => put(&mut attrs, p.attrs()),
+            _ => p.skip(1),
         })?;
         Some(Event {
             id: id?,
             time: time?,
             action: action?,
             actor: actor?,
-            target,
-            case_id,
-            source,
-            auth,
-            outcome,
-            case,
-            grant,
-            attrs,
+            target: target.unwrap_or_default(),
+            case_id: case_id.flatten(),
+            source: source.unwrap_or_default(),
+            auth: auth.unwrap_or_default(),
+            outcome: outcome.unwrap_or_default(),
+            case: case.flatten(),
+            grant: grant.flatten(),
+            attrs: attrs.unwrap_or_default(),
         })
+    }
+
+    /// `null` (as `None`) or what `value` reads.
+    fn nullable<T>(&mut self, value: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.null()? {
+            return Some(None);
+        }
+        value(self).map(Some)
     }
 
     fn actor(&mut self) -> Option<Actor> {
         let (mut id, mut kind, mut org, mut role) = (None, None, None, None);
-        let mut seen = 0;
-        self.object(|p, key| {
-            match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    id = Some(p.string()?);
-                }
-                "type" => {
-                    once(&mut seen, 1)?;
-                    kind = Some(p.name_of(&ActorType::ALL, ActorType::as_str)?);
-                }
-                "org" => {
-                    once(&mut seen, 2)?;
-                    org = p.opt_string()?;
-                }
-                "role" => {
-                    once(&mut seen, 3)?;
-                    role = p.opt_string()?;
-                }
-                _ => p.skip(2)?,
-            }
-            Some(())
+        self.object(|p, key| match key {
+            "id" => put(&mut id, p.string()),
+            "type" => put(&mut kind, p.name_of(&ActorType::ALL, ActorType::as_str)),
+            "org" => put(&mut org, p.opt_string()),
+            "role" => put(&mut role, p.opt_string()),
+            _ => p.skip(2),
         })?;
-        Some(Actor { id: id?, kind: kind?, org, role })
+        Some(Actor { id: id?, kind: kind?, org: org.flatten(), role: role.flatten() })
     }
 
     fn target(&mut self) -> Option<Target> {
-        let mut t = Target::default();
-        let mut seen = 0;
-        self.object(|p, key| {
-            match key {
-                "tenant" => {
-                    once(&mut seen, 0)?;
-                    t.tenant = p.opt_string()?;
-                }
-                "account" => {
-                    once(&mut seen, 1)?;
-                    t.account = p.opt_string()?;
-                }
-                "resource" => {
-                    once(&mut seen, 2)?;
-                    t.resource = p.opt_string()?;
-                }
-                "host" => {
-                    once(&mut seen, 3)?;
-                    t.host = p.opt_string()?;
-                }
-                _ => p.skip(2)?,
-            }
-            Some(())
+        let (mut tenant, mut account, mut resource, mut host) = (None, None, None, None);
+        self.object(|p, key| match key {
+            "tenant" => put(&mut tenant, p.opt_string()),
+            "account" => put(&mut account, p.opt_string()),
+            "resource" => put(&mut resource, p.opt_string()),
+            "host" => put(&mut host, p.opt_string()),
+            _ => p.skip(2),
         })?;
-        Some(t)
+        Some(Target { tenant: tenant.flatten(), account: account.flatten(), resource: resource.flatten(), host: host.flatten() })
     }
 
     fn source(&mut self) -> Option<Source> {
-        let mut s = Source::default();
-        let mut seen = 0;
-        self.object(|p, key| {
-            match key {
-                "ip" => {
-                    once(&mut seen, 0)?;
-                    s.ip = p.opt_string()?;
-                }
-                "device" => {
-                    once(&mut seen, 1)?;
-                    s.device = p.opt_string()?;
-                }
-                "managed" => {
-                    once(&mut seen, 2)?;
-                    s.managed = p.opt_bool()?;
-                }
-                "session" => {
-                    once(&mut seen, 3)?;
-                    s.session = p.opt_string()?;
-                }
-                _ => p.skip(2)?,
-            }
-            Some(())
+        let (mut ip, mut device, mut managed, mut session) = (None, None, None, None);
+        self.object(|p, key| match key {
+            "ip" => put(&mut ip, p.opt_string()),
+            "device" => put(&mut device, p.opt_string()),
+            "managed" => put(&mut managed, p.opt_bool()),
+            "session" => put(&mut session, p.opt_string()),
+            _ => p.skip(2),
         })?;
-        Some(s)
+        Some(Source { ip: ip.flatten(), device: device.flatten(), managed: managed.flatten(), session: session.flatten() })
     }
 
     fn auth(&mut self) -> Option<Auth> {
-        let mut a = Auth::default();
-        let mut seen = 0;
-        self.object(|p, key| {
-            match key {
-                "mfa" => {
-                    once(&mut seen, 0)?;
-                    a.mfa = p.opt_bool()?;
-                }
-                "method" => {
-                    once(&mut seen, 1)?;
-                    a.method = p.opt_string()?;
-                }
-                "jit_grant" => {
-                    once(&mut seen, 2)?;
-                    a.jit_grant = p.opt_string()?;
-                }
-                _ => p.skip(2)?,
-            }
-            Some(())
+        let (mut mfa, mut method, mut jit_grant) = (None, None, None);
+        self.object(|p, key| match key {
+            "mfa" => put(&mut mfa, p.opt_bool()),
+            "method" => put(&mut method, p.opt_string()),
+            "jit_grant" => put(&mut jit_grant, p.opt_string()),
+            _ => p.skip(2),
         })?;
-        Some(a)
+        Some(Auth { mfa: mfa.flatten(), method: method.flatten(), jit_grant: jit_grant.flatten() })
     }
 
     fn case(&mut self) -> Option<CaseInfo> {
         let (mut id, mut tenant, mut assignee, mut status) = (None, None, None, None);
-        let mut seen = 0;
-        self.object(|p, key| {
-            match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    id = Some(p.string()?);
-                }
-                "tenant" => {
-                    once(&mut seen, 1)?;
-                    tenant = p.opt_string()?;
-                }
-                "assignee" => {
-                    once(&mut seen, 2)?;
-                    assignee = p.opt_string()?;
-                }
-                "status" => {
-                    once(&mut seen, 3)?;
-                    status = if p.null()? { None } else { Some(p.name_of(&CaseStatus::ALL, CaseStatus::as_str)?) };
-                }
-                _ => p.skip(2)?,
-            }
-            Some(())
+        self.object(|p, key| match key {
+            "id" => put(&mut id, p.string()),
+            "tenant" => put(&mut tenant, p.opt_string()),
+            "assignee" => put(&mut assignee, p.opt_string()),
+            "status" => put(&mut status, p.nullable(|p| p.name_of(&CaseStatus::ALL, CaseStatus::as_str))),
+            _ => p.skip(2),
         })?;
-        Some(CaseInfo { id: id?, tenant, assignee, status })
+        Some(CaseInfo { id: id?, tenant: tenant.flatten(), assignee: assignee.flatten(), status: status.flatten() })
     }
 
     fn grant(&mut self) -> Option<GrantInfo> {
         let (mut id, mut identity, mut role, mut tenant, mut expires) = (None, None, None, None, None);
-        let mut seen = 0;
-        self.object(|p, key| {
-            match key {
-                "id" => {
-                    once(&mut seen, 0)?;
-                    id = Some(p.string()?);
-                }
-                "identity" => {
-                    once(&mut seen, 1)?;
-                    identity = Some(p.string()?);
-                }
-                "role" => {
-                    once(&mut seen, 2)?;
-                    role = p.opt_string()?;
-                }
-                "tenant" => {
-                    once(&mut seen, 3)?;
-                    tenant = p.opt_string()?;
-                }
-                "expires" => {
-                    once(&mut seen, 4)?;
-                    expires = if p.null()? { None } else { Some(p.time()?) };
-                }
-                _ => p.skip(2)?,
-            }
-            Some(())
+        self.object(|p, key| match key {
+            "id" => put(&mut id, p.string()),
+            "identity" => put(&mut identity, p.string()),
+            "role" => put(&mut role, p.opt_string()),
+            "tenant" => put(&mut tenant, p.opt_string()),
+            "expires" => put(&mut expires, p.nullable(Scan::time)),
+            _ => p.skip(2),
         })?;
-        Some(GrantInfo { id: id?, identity: identity?, role, tenant, expires })
+        Some(GrantInfo {
+            id: id?,
+            identity: identity?,
+            role: role.flatten(),
+            tenant: tenant.flatten(),
+            expires: expires.flatten(),
+        })
     }
 
     /// `attrs`: a later duplicate key replaces the earlier value, as the reference's map does.
-    fn attrs(&mut self, attrs: &mut BTreeMap<SmolStr, AttrValue>) -> Option<()> {
+    fn attrs(&mut self) -> Option<BTreeMap<SmolStr, AttrValue>> {
+        let mut attrs = BTreeMap::new();
         self.object(|p, key| {
             let value = match p.peek()? {
                 b'"' => AttrValue::Str(p.string()?),
@@ -463,7 +339,8 @@ impl<'a> Scan<'a> {
             };
             attrs.insert(SmolStr::new(key), value);
             Some(())
-        })
+        })?;
+        Some(attrs)
     }
 }
 
