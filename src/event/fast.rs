@@ -80,6 +80,7 @@ impl<'a> Scan<'a> {
 
     /// A string with no escape and no control character (the text is valid UTF-8 already),
     /// scanned eight bytes at a time.
+    #[inline(always)]
     fn str(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
         let start = self.at;
@@ -96,6 +97,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Ends the string at `end` (a quote, backslash or control byte): only a quote ends it well.
+    #[inline(always)]
     fn close(&mut self, start: usize, end: usize) -> Option<&'a str> {
         if self.bytes[end] != b'"' {
             return None;
