@@ -23,21 +23,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::FutureProducer;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tracing::{error, info, warn};
 
 use crate::alert::Alert;
 use crate::engine::{Admission, Engine, RestoreError};
-use crate::event::Event;
 use crate::rules::RuleSet;
 use crate::sink::DeadLetter;
 use checkpoint::{Checkpoint, CheckpointError, Offsets};
 use config::{wall, Config, ConfigError};
 use metrics::{labels, Metrics};
 use sink::{Origin, Sink};
-use source::{Assignment, KafkaConsumer};
+use source::{Assignment, Incoming, KafkaConsumer, Polled, Reader};
 use watermark::Watermarks;
 
 /// How often the loop looks at idle partitions, checkpoint timing and metrics.
@@ -50,6 +48,8 @@ const SETTLE_AT_CHECKPOINT: Duration = Duration::from_secs(10);
 const MAX_IN_FLIGHT: usize = 10_000;
 /// Drain mode: how long without messages before checking whether every partition is read.
 const DRAIN_QUIET: Duration = Duration::from_millis(300);
+/// Batches of decoded messages queued between the reader threads and the run loop.
+const QUEUED_BATCHES: usize = 8;
 
 /// How this run behaves (as opposed to what the pipeline is, in [`Config`]).
 #[derive(Debug, Clone, Default)]
@@ -73,6 +73,8 @@ pub enum RunError {
     Io(#[from] std::io::Error),
     #[error("{0} deliveries were not acknowledged; no checkpoint written and no offset committed")]
     Unacknowledged(usize),
+    #[error("the consumer threads stopped")]
+    ReadersStopped,
 }
 
 /// What a run did.
@@ -114,8 +116,6 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
         None => (Engine::new(rules, cfg.engine), Offsets::new()),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    // The stream consumers register with the runtime when created.
-    let entered = runtime.enter();
     let producer: FutureProducer = cfg.kafka.producer_config()?.create()?;
     let assignment = Arc::new(Mutex::new(Assignment { resume: resume.clone(), ..Assignment::default() }));
     let ends = source::Ends::default();
@@ -137,6 +137,12 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             metrics.clone(),
         )?),
     };
+    let (to_loop, incoming) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
+    let readers: Vec<Reader> = std::iter::once(&group)
+        .chain(tables.as_ref().map(|(c, _)| c))
+        .map(|c| Reader::spawn(c.clone(), to_loop.clone()))
+        .collect::<Result<_, _>>()?;
+    drop(to_loop);
     let result = runtime.block_on(async {
         let mut watermarks = Watermarks::new(wall(cfg.stream.idle_after));
         let now = Instant::now();
@@ -149,6 +155,7 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             engine,
             sink: Sink::new(producer, &cfg.kafka.alert_topic, &cfg.kafka.dead_letter_topic, metrics.clone()),
             group: &group,
+            incoming,
             assignment,
             ends,
             watermarks,
@@ -165,10 +172,11 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tokio::spawn(metrics::serve(listener, driver.metrics.clone()));
         }
-        driver.run(tables.as_ref().map(|(c, _)| c)).await.map(|()| driver.summary)
+        driver.run().await.map(|()| driver.summary)
     });
-    // The consumers leave the group here, on this thread, after the runtime is gone.
-    drop(entered);
+    // The driver, and with it the receiving end, is gone: the readers stop. Then the consumers
+    // leave the group here, on this thread, after the runtime is gone.
+    drop(readers);
     drop(runtime);
     drop(tables);
     drop(group);
@@ -202,6 +210,8 @@ struct Driver<'a> {
     engine: Engine,
     sink: Sink,
     group: &'a KafkaConsumer,
+    /// Decoded messages of every consumer, from the reader threads.
+    incoming: tokio::sync::mpsc::Receiver<Polled>,
     assignment: Arc<Mutex<Assignment>>,
     ends: source::Ends,
     watermarks: Watermarks,
@@ -218,13 +228,6 @@ struct Driver<'a> {
     summary: RunSummary,
 }
 
-async fn recv_from(c: Option<&KafkaConsumer>) -> Result<BorrowedMessage<'_>, KafkaError> {
-    match c {
-        Some(c) => c.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
 async fn shutdown_signal(term: &mut tokio::signal::unix::Signal) {
     tokio::select! {
         _ = term.recv() => info!("SIGTERM: stopping"),
@@ -233,9 +236,8 @@ async fn shutdown_signal(term: &mut tokio::signal::unix::Signal) {
 }
 
 impl<'a> Driver<'a> {
-    async fn run(&mut self, tables: Option<&'a KafkaConsumer>) -> Result<(), RunError> {
+    async fn run(&mut self) -> Result<(), RunError> {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let group = self.group;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_checkpoint = Instant::now();
@@ -244,14 +246,15 @@ impl<'a> Driver<'a> {
         loop {
             let received = tokio::select! {
                 _ = shutdown_signal(&mut term) => break,
-                m = group.recv() => Some(m),
-                m = recv_from(tables) => Some(m),
+                p = self.incoming.recv() => Some(p.ok_or(RunError::ReadersStopped)?),
                 _ = tick.tick() => None,
             };
             match received {
-                Some(Ok(m)) => self.on_message(&m),
-                Some(Err(KafkaError::PartitionEOF(_))) => {}
-                Some(Err(e)) => {
+                Some(Polled::Messages(batch)) => {
+                    let now = Instant::now();
+                    batch.into_iter().for_each(|m| self.on_message(m, now));
+                }
+                Some(Polled::Error(e)) => {
                     self.errors_since_message += 1;
                     if last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
                         warn!(
@@ -286,8 +289,7 @@ impl<'a> Driver<'a> {
         self.shutdown().await
     }
 
-    fn on_message(&mut self, m: &BorrowedMessage<'_>) {
-        let now = Instant::now();
+    fn on_message(&mut self, m: Incoming, now: Instant) {
         self.last_message = now;
         if self.errors_since_message > 0 {
             // The partition ends known from before the errors may be stale: every partition gets
@@ -297,7 +299,7 @@ impl<'a> Driver<'a> {
             self.errors_since_message = 0;
         }
         self.summary.messages += 1;
-        let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
+        let (topic, partition, offset) = (&*m.topic, m.partition, m.offset);
         match self.next.get_mut(topic) {
             Some(t) => {
                 t.insert(partition, offset + 1);
@@ -307,9 +309,9 @@ impl<'a> Driver<'a> {
             }
         }
         bump(&mut self.counts.events_in, topic);
-        let origin = Origin { topic, partition, offset, key: m.key() };
+        let origin = Origin { topic, partition, offset, key: m.key.as_deref() };
         let position = || format!("{topic}/{partition}/{offset}");
-        match Event::decode(m.payload().unwrap_or_default()) {
+        match m.event {
             Ok(event) => {
                 self.watermarks.observe(topic, partition, Some(event.time), now);
                 if let Admission::Late { event, behind } = self.engine.push(event) {
@@ -326,15 +328,15 @@ impl<'a> Driver<'a> {
                     self.sink.dead_letter(&letter, &origin);
                 }
             }
-            Err(e) => {
+            Err(bad) => {
                 self.watermarks.observe(topic, partition, None, now);
                 self.summary.bad += 1;
                 bump(&mut self.counts.bad, topic);
                 let letter = DeadLetter {
                     position: position(),
                     kind: "bad_input",
-                    reason: e.to_string(),
-                    raw: Some(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned()),
+                    reason: bad.reason,
+                    raw: Some(String::from_utf8_lossy(&bad.raw).into_owned()),
                     event: None,
                 };
                 self.sink.dead_letter(&letter, &origin);
