@@ -6,7 +6,8 @@
 //! At-least-once: a checkpoint is written only once every alert and dead letter derived from the
 //! events it covers is acknowledged, and offsets are committed only after the checkpoint that
 //! covers them is durable. After a crash the events since the last checkpoint are read again and
-//! give alerts with the same ids.
+//! give alerts with the same ids. The engine state is taken on the loop's thread; serializing and
+//! writing it happen on a blocking thread while the loop goes on.
 
 pub mod checkpoint;
 pub mod config;
@@ -166,6 +167,7 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             last_message: now,
             errors_since_message: 0,
             assigned_once: false,
+            writing: None,
             summary: RunSummary::default(),
         };
         if let Some(addr) = &cfg.stream.metrics_addr {
@@ -225,7 +227,16 @@ struct Driver<'a> {
     errors_since_message: u64,
     /// Whether the group has assigned this instance any partition yet.
     assigned_once: bool,
+    /// The checkpoint being written, if any.
+    writing: Option<Writing>,
     summary: RunSummary,
+}
+
+/// A checkpoint being written on a blocking thread, and the offsets it covers (committed once it
+/// is durable).
+struct Writing {
+    offsets: Offsets,
+    task: tokio::task::JoinHandle<Result<u64, CheckpointError>>,
 }
 
 async fn shutdown_signal(term: &mut tokio::signal::unix::Signal) {
@@ -267,6 +278,9 @@ impl<'a> Driver<'a> {
                     }
                 }
                 None => {
+                    if self.writing.as_ref().is_some_and(|w| w.task.is_finished()) {
+                        self.checkpoint_written(CommitMode::Async).await?;
+                    }
                     self.on_tick();
                     if last_publish.elapsed() >= Duration::from_secs(1) {
                         self.publish();
@@ -446,24 +460,42 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Waits for acknowledgements, writes the checkpoint, then commits the offsets it covers.
+    /// Waits for acknowledgements, takes a checkpoint of the engine and starts writing it on a
+    /// blocking thread; the offsets it covers are committed once it is durable (see
+    /// [`Driver::checkpoint_written`]). A synchronous checkpoint (at shutdown) waits for that.
     async fn checkpoint(&mut self, mode: CommitMode) -> Result<(), RunError> {
         if !self.sink.settle(SETTLE_AT_CHECKPOINT).await {
             warn!(in_flight = self.sink.in_flight(), "deliveries not acknowledged yet; checkpoint postponed");
             return Ok(());
         }
-        let bytes = Checkpoint::new(self.next.clone(), self.engine.snapshot()).store(&self.cfg.stream.checkpoint_path)?;
+        if self.writing.is_some() {
+            self.checkpoint_written(mode).await?;
+        }
+        let offsets = self.next.clone();
+        let checkpoint = Checkpoint::new(offsets.clone(), self.engine.snapshot());
+        let path = self.cfg.stream.checkpoint_path.clone();
+        self.writing = Some(Writing { offsets, task: tokio::task::spawn_blocking(move || checkpoint.store(&path)) });
+        if matches!(mode, CommitMode::Sync) {
+            self.checkpoint_written(mode).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the checkpoint being written is durable, then commits the offsets it covers.
+    async fn checkpoint_written(&mut self, mode: CommitMode) -> Result<(), RunError> {
+        let Some(Writing { offsets, task }) = self.writing.take() else { return Ok(()) };
+        let bytes = task.await.map_err(std::io::Error::other)??;
         self.counts.checkpoint_bytes = bytes;
         self.summary.checkpoints += 1;
         let tpl = {
             let mut a = source::lock(&self.assignment);
-            a.resume = self.next.clone();
             let mut tpl = TopicPartitionList::new();
             for (topic, p) in &a.assigned {
-                if let Some(&o) = self.next.get(topic).and_then(|m| m.get(p)) {
+                if let Some(&o) = offsets.get(topic).and_then(|m| m.get(p)) {
                     tpl.add_partition_offset(topic, *p, Offset::Offset(o))?;
                 }
             }
+            a.resume = offsets;
             tpl
         };
         if tpl.count() == 0 {
