@@ -138,11 +138,13 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             metrics.clone(),
         )?),
     };
+    // Declared before the channel, so that on an early return the receiving end goes first and
+    // no reader is left waiting on a full channel while it is joined.
+    let mut readers = Vec::new();
     let (to_loop, incoming) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
-    let readers: Vec<Reader> = std::iter::once(&group)
-        .chain(tables.as_ref().map(|(c, _)| c))
-        .map(|c| Reader::spawn(c.clone(), to_loop.clone()))
-        .collect::<Result<_, _>>()?;
+    for c in std::iter::once(&group).chain(tables.as_ref().map(|(c, _)| c)) {
+        readers.push(Reader::spawn(c.clone(), to_loop.clone())?);
+    }
     drop(to_loop);
     let result = runtime.block_on(async {
         let mut watermarks = Watermarks::new(wall(cfg.stream.idle_after));
