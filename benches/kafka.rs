@@ -5,8 +5,20 @@
 //! Input: the benchmark stream `synth::Params::bench(42)` (1.1M lines, 10k identities; `--events N`
 //! takes the first N lines), keyed by `actor.id`, produced to a 4-partition topic with the produce
 //! time as the message timestamp (CreateTime). Unpaced (as fast as the broker acknowledges) or
-//! paced with `--rate R` events/s. The broker uses sqlite storage: tansu's memory storage needs
-//! one message per producer batch, which holds it to about 3k events/s.
+//! paced with `--rate R` events/s.
+//!
+//! The broker uses memory storage (`--sqlite`: sqlite storage, which costs tansu 0.6 about 25 us
+//! of CPU per event produced and 30 us per event fetched, so it caps the bench near 15k events/s
+//! on two cores). Tansu's memory storage mixes up batches that arrive concurrently on one
+//! connection, so every producer here sends one request at a time per broker
+//! (`max.in.flight.requests.per.connection=1`) with librdkafka's batching. It also cannot serve a
+//! fetch from the middle of a stored batch; nothing here needs one, since every reader starts at
+//! the beginning and reads on (a restart from a checkpoint would, hence the tests' one message per
+//! batch). Tansu holds every fetch for the consumer's full `fetch.wait.max.ms`, data or not, so
+//! casewatch's consumers and the alert reader set it to 10 ms. Every fetch also lists every batch
+//! stored in the partition, so the broker's CPU per event grows with the number of batches: the
+//! bench producer lingers 20 ms (`--linger-ms`) to send fewer, larger ones (at 20k events/s, 5 ms
+//! gave about 35 us of broker CPU per event, 20 ms about 23).
 //!
 //! Rules: the shipped pack plus one bench rule that reports every privileged action (once an hour
 //! per identity), because the benign bench stream gives the shipped rules almost nothing to say
@@ -18,15 +30,20 @@
 //! - alert latency, p50/p99/max: arrival at a reader of the alert topic minus the produce time of
 //!   the alert's completing event (the last of its `event_ids`), split in three: the event-time
 //!   hold, then until casewatch produced the alert (its `detected_at`), then until the reader had
-//!   it. Every alert is held until the slowest partition is `lateness + grace` (2m + 2m) past it
-//!   in event time; the hold ends when the event that takes it there is produced, so in wall time
-//!   it depends on how fast event time goes by at the produce rate.
+//!   it. Every alert is held until the slowest partition is `lateness + grace` (2m + 2m by default;
+//!   `--lateness` and `--grace` set them) past it in event time; the hold ends when the event that
+//!   takes it there is produced, so in wall time it depends on how fast event time goes by at the
+//!   produce rate.
 //!
 //! Alerts that complete in the last 4 minutes of event time wait for events that never come; the
 //! run is stopped with SIGTERM, so they are not counted.
 //!
 //! Run: `cargo bench --bench kafka` (unpaced, whole stream), `cargo bench --bench kafka --
-//! --rate 20000`, `cargo bench --bench kafka -- --events 100000` (a quick check).
+//! --rate 20000`, `cargo bench --bench kafka -- --events 100000` (a quick check), `cargo bench
+//! --bench kafka -- --rate 20000 --lateness 30s --grace 30s` (a shorter event-time hold; this
+//! stream's arrival jitter is up to 100 s, so it then loses events as late), `cargo bench
+//! --bench kafka -- --backlog` (casewatch's own reading speed: the whole stream is in the topic
+//! before it starts).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -54,6 +71,9 @@ use rdkafka::{ClientConfig, ClientContext, Message};
 const BIN: &str = env!("CARGO_BIN_EXE_casewatch");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const TOPICS: [&str; 3] = ["audit:4", "casewatch-alerts:2", "casewatch-dead-letter:1"];
+/// librdkafka settings for tansu (see the module comment), for casewatch and the bench's clients.
+const ONE_REQUEST_AT_A_TIME: (&str, &str) = ("max.in.flight.requests.per.connection", "1");
+const SHORT_FETCH_WAIT: (&str, &str) = ("fetch.wait.max.ms", "10");
 /// Added to the shipped rules so that the benign stream gives alerts to time: about one in 300
 /// events is a privileged action.
 const BENCH_RULE: &str = r#"
@@ -78,9 +98,33 @@ struct Args {
     /// Pace the producer at this many events/s (default: as fast as the broker takes them).
     #[arg(long)]
     rate: Option<u64>,
+    /// casewatch's allowed lateness (default: the engine's, 2m).
+    #[arg(long)]
+    lateness: Option<Span>,
+    /// casewatch's grace for case and grant records (default: the engine's, 2m).
+    #[arg(long)]
+    grace: Option<Span>,
+    /// The bench producer's `linger.ms`: how long it collects messages into a batch. Latency is
+    /// counted from the send call, so it includes this wait.
+    #[arg(long, default_value_t = 20)]
+    linger_ms: u64,
+    /// Produce every event before casewatch starts, then time how fast it reads the backlog
+    /// (latency then counts the wait too).
+    #[arg(long)]
+    backlog: bool,
+    /// Give the broker sqlite storage instead of memory storage.
+    #[arg(long)]
+    sqlite: bool,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+impl Args {
+    fn engine(&self) -> EngineConfig {
+        let default = EngineConfig::default();
+        EngineConfig { lateness: self.lateness.unwrap_or(default.lateness), grace: self.grace.unwrap_or(default.grace), ..default }
+    }
 }
 
 fn main() {
@@ -88,23 +132,29 @@ fn main() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("kafka-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("bench directory");
     let stream = Stream::generate(args.events);
-    let broker = Broker::start(&dir.join("broker"));
+    let broker = Broker::start(&dir.join("broker"), args.sqlite);
     let metrics_addr = format!("127.0.0.1:{}", free_port());
     let rules = bench_rules(&dir.join("rules"));
-    let mut casewatch = start_casewatch(&broker.addr(), &dir, &rules, &metrics_addr);
+    let backlog = args.backlog.then(|| produce(&broker.addr(), &stream, args.rate, args.linger_ms));
+    let mut casewatch = start_casewatch(&broker.addr(), &dir, &rules, &metrics_addr, &args.engine());
     let stop = Arc::new(AtomicBool::new(false));
     let reader = read_alerts(broker.addr(), stop.clone());
     let read = Arc::new(AtomicU64::new(0));
     let sampler = sample_read_count(metrics_addr, read.clone(), stop.clone());
-    let produced = produce(&broker.addr(), &stream, args.rate);
+    let produced = backlog.unwrap_or_else(|| produce(&broker.addr(), &stream, args.rate, args.linger_ms));
     wait_until_read(&read, stream.lines.len() as u64);
+    let cpu = Cpu {
+        casewatch: cpu_seconds(&format!("/proc/{}/stat", casewatch.id())),
+        run_loop: cpu_seconds(&format!("/proc/{0}/task/{0}/stat", casewatch.id())),
+        broker: cpu_seconds(&format!("/proc/{}/stat", broker.pid())),
+    };
     // Alerts of the last messages read come within milliseconds; leave them a moment.
     std::thread::sleep(Duration::from_secs(2));
     terminate(&mut casewatch, &dir);
     stop.store(true, Ordering::Relaxed);
     let alerts = reader.join().expect("alert reader");
     let samples = sampler.join().expect("metrics sampler");
-    report(&args, &stream, &produced, &samples, &alerts);
+    report(&args, &stream, &produced, &samples, &alerts, &cpu);
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -135,19 +185,21 @@ impl Stream {
     }
 }
 
-/// The bench's broker (sqlite storage), stopped when dropped.
+/// The bench's broker, stopped when dropped.
 struct Broker {
     port: u16,
     dir: PathBuf,
 }
 
 impl Broker {
-    fn start(dir: &Path) -> Broker {
+    fn start(dir: &Path, sqlite: bool) -> Broker {
         let port = free_port();
-        let out = Command::new("bash")
-            .arg(Path::new(ROOT).join("scripts/kafka-up.sh"))
-            .args(["-p", &port.to_string(), "-d", &dir.to_string_lossy()])
-            .args(["-s", &dir.join("tansu.db").to_string_lossy()])
+        let mut cmd = Command::new("bash");
+        cmd.arg(Path::new(ROOT).join("scripts/kafka-up.sh")).args(["-p", &port.to_string(), "-d", &dir.to_string_lossy()]);
+        if sqlite {
+            cmd.args(["-s", &dir.join("tansu.db").to_string_lossy()]);
+        }
+        let out = cmd
             .args(TOPICS)
             .env("KAFKA_UP_NO_INSTALL", "1")
             .output()
@@ -159,6 +211,29 @@ impl Broker {
     fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+
+    fn pid(&self) -> u32 {
+        let pid = std::fs::read_to_string(self.dir.join("tansu.pid")).expect("broker pid file");
+        pid.trim().parse().expect("broker pid")
+    }
+}
+
+/// CPU seconds (user and system) used from the start until casewatch had read every event.
+struct Cpu {
+    casewatch: f64,
+    /// casewatch's main thread, which runs the loop and the engine (its one-thread limit).
+    run_loop: f64,
+    broker: f64,
+}
+
+/// User and system CPU time of a process or thread so far, from its `stat` file under `/proc`
+/// (in USER_HZ, 1/100 s).
+fn cpu_seconds(stat_path: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat_path).expect("process stat");
+    // Fields after the command name, which is in parentheses: utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).expect("cpu times in process stat");
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 impl Drop for Broker {
@@ -195,13 +270,23 @@ fn bench_rules(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// `casewatch run` with default engine and stream settings, once the group has assigned it the
-/// partitions.
-fn start_casewatch(brokers: &str, dir: &Path, rules: &Path, metrics_addr: &str) -> Child {
+/// `casewatch run` with default stream settings and the given engine timing, once the group has
+/// assigned it the partitions.
+fn start_casewatch(brokers: &str, dir: &Path, rules: &Path, metrics_addr: &str, engine: &EngineConfig) -> Child {
     let log = dir.join("casewatch.log");
+    let config = dir.join("casewatch.toml");
+    let property = |(k, v): (&str, &str)| format!("\"{k}\" = \"{v}\"\n");
+    let toml = format!(
+        "[kafka.producer_properties]\n{}[kafka.consumer_properties]\n{}",
+        property(ONE_REQUEST_AT_A_TIME),
+        property(SHORT_FETCH_WAIT)
+    );
+    std::fs::write(&config, toml).expect("write casewatch.toml");
     let child = Command::new(BIN)
-        .args(["run", "--brokers", brokers, "--group-id", "casewatch-bench", "--input-topic", "audit"])
+        .args(["run", "--config", &config.to_string_lossy()])
+        .args(["--brokers", brokers, "--group-id", "casewatch-bench", "--input-topic", "audit"])
         .args(["--rules", &rules.to_string_lossy()])
+        .args(["--lateness", &engine.lateness.to_string(), "--grace", &engine.grace.to_string()])
         .args(["--checkpoint-path", &dir.join("checkpoint.json").to_string_lossy(), "--metrics-addr", metrics_addr])
         .env("CASEWATCH_LOG", "info")
         .stderr(std::fs::File::create(&log).expect("casewatch log"))
@@ -256,11 +341,13 @@ struct Produced {
 }
 
 /// Sends every line, keyed by identity, stamped with the produce time; `rate` paces it.
-fn produce(brokers: &str, stream: &Stream, rate: Option<u64>) -> Produced {
+fn produce(brokers: &str, stream: &Stream, rate: Option<u64>, linger_ms: u64) -> Produced {
     let n = stream.lines.len();
     let acks = Arc::new(Acks { partitions: (0..n).map(|_| AtomicI32::new(-1)).collect(), failed: AtomicU64::new(0) });
     let producer: ThreadedProducer<AckContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
+        .set(ONE_REQUEST_AT_A_TIME.0, ONE_REQUEST_AT_A_TIME.1)
+        .set("linger.ms", linger_ms.to_string())
         .create_with_context(AckContext(acks.clone()))
         .expect("producer");
     let mut at_ms = Vec::with_capacity(n);
@@ -308,8 +395,7 @@ fn read_alerts(brokers: String, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Arrival
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &brokers)
             .set("group.id", "casewatch-bench-reader")
-            // Tansu holds a fetch for its full maximum wait; the reader should not add that.
-            .set("fetch.wait.max.ms", "10")
+            .set(SHORT_FETCH_WAIT.0, SHORT_FETCH_WAIT.1)
             .set("enable.auto.commit", "false")
             .create()
             .expect("alert reader");
@@ -388,12 +474,19 @@ fn describe(v: &mut [f64]) -> String {
     format!("p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms", quantile(v, 0.5), quantile(v, 0.99), v[v.len() - 1])
 }
 
-fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant, u64)], alerts: &[Arrival]) {
+fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant, u64)], alerts: &[Arrival], cpu: &Cpu) {
     let n = stream.lines.len();
-    let engine = EngineConfig::default();
+    let engine = args.engine();
     let hold = Span::from_nanos(engine.lateness.nanos() + engine.grace.nanos());
-    let pacing = args.rate.map_or("unpaced".to_string(), |r| format!("paced at {r} events/s"));
-    println!("kafka bench: {n} events of synth::Params::bench(42), keyed by actor.id, 4 partitions, tansu sqlite storage, shipped rules + bench.privileged_action, {pacing}");
+    let mut pacing = args.rate.map_or("unpaced".to_string(), |r| format!("paced at {r} events/s"));
+    if args.backlog {
+        pacing += ", all produced before casewatch started";
+    }
+    let storage = if args.sqlite { "sqlite" } else { "memory" };
+    println!(
+        "kafka bench: {n} events of synth::Params::bench(42), keyed by actor.id, 4 partitions, tansu {storage} storage, shipped rules + bench.privileged_action, lateness {} grace {}, {pacing}, producer linger {} ms",
+        engine.lateness, engine.grace, args.linger_ms
+    );
     let secs = produced.elapsed.as_secs_f64();
     println!("produced: {n} events in {secs:.1} s = {:.0} events/s (first send to last acknowledgement)", n as f64 / secs);
     let first = samples.iter().find(|(_, v)| *v > 0);
@@ -401,11 +494,18 @@ fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant
     if let (Some(&(t0, v0)), Some(&(t1, v1))) = (first, last) {
         let secs = t1.duration_since(t0).as_secs_f64();
         println!(
-            "consumed: {} events in {secs:.1} s = {:.0} events/s by casewatch run (first to last change of its count, \u{b1}0.1 s)",
+            "consumed: {} events in {secs:.1} s = {:.0} events/s by casewatch run (first to last change of its count, which it publishes once a second)",
             v1 - v0,
             (v1 - v0) as f64 / secs.max(1e-9)
         );
     }
+    let per_event = |secs: f64| format!("{secs:.1} s = {:.2} us per event", secs * 1e6 / n as f64);
+    println!(
+        "CPU until casewatch had read every event: casewatch {} (its run loop's thread {}), broker {}",
+        per_event(cpu.casewatch),
+        per_event(cpu.run_loop),
+        per_event(cpu.broker)
+    );
     // The engine's watermark after each message, in produce order: the slowest partition's newest
     // event time (as casewatch computes it, once every partition has delivered).
     let mut newest: HashMap<i32, Timestamp> = HashMap::new();

@@ -6,7 +6,8 @@
 //! At-least-once: a checkpoint is written only once every alert and dead letter derived from the
 //! events it covers is acknowledged, and offsets are committed only after the checkpoint that
 //! covers them is durable. After a crash the events since the last checkpoint are read again and
-//! give alerts with the same ids.
+//! give alerts with the same ids. The engine state is taken on the loop's thread; serializing and
+//! writing it happen on a blocking thread while the loop goes on.
 
 pub mod checkpoint;
 pub mod config;
@@ -23,21 +24,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::FutureProducer;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tracing::{error, info, warn};
 
 use crate::alert::Alert;
 use crate::engine::{Admission, Engine, RestoreError};
-use crate::event::Event;
 use crate::rules::RuleSet;
 use crate::sink::DeadLetter;
 use checkpoint::{Checkpoint, CheckpointError, Offsets};
 use config::{wall, Config, ConfigError};
 use metrics::{labels, Metrics};
 use sink::{Origin, Sink};
-use source::{Assignment, KafkaConsumer};
+use source::{Assignment, Incoming, KafkaConsumer, Polled, Reader};
 use watermark::Watermarks;
 
 /// How often the loop looks at idle partitions, checkpoint timing and metrics.
@@ -50,6 +49,8 @@ const SETTLE_AT_CHECKPOINT: Duration = Duration::from_secs(10);
 const MAX_IN_FLIGHT: usize = 10_000;
 /// Drain mode: how long without messages before checking whether every partition is read.
 const DRAIN_QUIET: Duration = Duration::from_millis(300);
+/// Batches of decoded messages queued between the reader threads and the run loop.
+const QUEUED_BATCHES: usize = 8;
 
 /// How this run behaves (as opposed to what the pipeline is, in [`Config`]).
 #[derive(Debug, Clone, Default)]
@@ -73,6 +74,8 @@ pub enum RunError {
     Io(#[from] std::io::Error),
     #[error("{0} deliveries were not acknowledged; no checkpoint written and no offset committed")]
     Unacknowledged(usize),
+    #[error("the consumer threads stopped")]
+    ReadersStopped,
 }
 
 /// What a run did.
@@ -114,8 +117,6 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
         None => (Engine::new(rules, cfg.engine), Offsets::new()),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    // The stream consumers register with the runtime when created.
-    let entered = runtime.enter();
     let producer: FutureProducer = cfg.kafka.producer_config()?.create()?;
     let assignment = Arc::new(Mutex::new(Assignment { resume: resume.clone(), ..Assignment::default() }));
     let ends = source::Ends::default();
@@ -137,6 +138,14 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             metrics.clone(),
         )?),
     };
+    // Declared before the channel, so that on an early return the receiving end goes first and
+    // no reader is left waiting on a full channel while it is joined.
+    let mut readers = Vec::new();
+    let (to_loop, incoming) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
+    for c in std::iter::once(&group).chain(tables.as_ref().map(|(c, _)| c)) {
+        readers.push(Reader::spawn(c.clone(), to_loop.clone())?);
+    }
+    drop(to_loop);
     let result = runtime.block_on(async {
         let mut watermarks = Watermarks::new(wall(cfg.stream.idle_after));
         let now = Instant::now();
@@ -149,6 +158,7 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             engine,
             sink: Sink::new(producer, &cfg.kafka.alert_topic, &cfg.kafka.dead_letter_topic, metrics.clone()),
             group: &group,
+            incoming,
             assignment,
             ends,
             watermarks,
@@ -159,16 +169,18 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
             last_message: now,
             errors_since_message: 0,
             assigned_once: false,
+            writing: None,
             summary: RunSummary::default(),
         };
         if let Some(addr) = &cfg.stream.metrics_addr {
             let listener = tokio::net::TcpListener::bind(addr).await?;
             tokio::spawn(metrics::serve(listener, driver.metrics.clone()));
         }
-        driver.run(tables.as_ref().map(|(c, _)| c)).await.map(|()| driver.summary)
+        driver.run().await.map(|()| driver.summary)
     });
-    // The consumers leave the group here, on this thread, after the runtime is gone.
-    drop(entered);
+    // The driver, and with it the receiving end, is gone: the readers stop. Then the consumers
+    // leave the group here, on this thread, after the runtime is gone.
+    drop(readers);
     drop(runtime);
     drop(tables);
     drop(group);
@@ -202,6 +214,8 @@ struct Driver<'a> {
     engine: Engine,
     sink: Sink,
     group: &'a KafkaConsumer,
+    /// Decoded messages of every consumer, from the reader threads.
+    incoming: tokio::sync::mpsc::Receiver<Polled>,
     assignment: Arc<Mutex<Assignment>>,
     ends: source::Ends,
     watermarks: Watermarks,
@@ -215,14 +229,16 @@ struct Driver<'a> {
     errors_since_message: u64,
     /// Whether the group has assigned this instance any partition yet.
     assigned_once: bool,
+    /// The checkpoint being written, if any.
+    writing: Option<Writing>,
     summary: RunSummary,
 }
 
-async fn recv_from(c: Option<&KafkaConsumer>) -> Result<BorrowedMessage<'_>, KafkaError> {
-    match c {
-        Some(c) => c.recv().await,
-        None => std::future::pending().await,
-    }
+/// A checkpoint being written on a blocking thread, and the offsets it covers (committed once it
+/// is durable).
+struct Writing {
+    offsets: Offsets,
+    task: tokio::task::JoinHandle<Result<u64, CheckpointError>>,
 }
 
 async fn shutdown_signal(term: &mut tokio::signal::unix::Signal) {
@@ -233,9 +249,8 @@ async fn shutdown_signal(term: &mut tokio::signal::unix::Signal) {
 }
 
 impl<'a> Driver<'a> {
-    async fn run(&mut self, tables: Option<&'a KafkaConsumer>) -> Result<(), RunError> {
+    async fn run(&mut self) -> Result<(), RunError> {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let group = self.group;
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_checkpoint = Instant::now();
@@ -244,14 +259,15 @@ impl<'a> Driver<'a> {
         loop {
             let received = tokio::select! {
                 _ = shutdown_signal(&mut term) => break,
-                m = group.recv() => Some(m),
-                m = recv_from(tables) => Some(m),
+                p = self.incoming.recv() => Some(p.ok_or(RunError::ReadersStopped)?),
                 _ = tick.tick() => None,
             };
             match received {
-                Some(Ok(m)) => self.on_message(&m),
-                Some(Err(KafkaError::PartitionEOF(_))) => {}
-                Some(Err(e)) => {
+                Some(Polled::Messages(batch)) => {
+                    let now = Instant::now();
+                    batch.into_iter().for_each(|m| self.on_message(m, now));
+                }
+                Some(Polled::Error(e)) => {
                     self.errors_since_message += 1;
                     if last_error_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
                         warn!(
@@ -264,6 +280,9 @@ impl<'a> Driver<'a> {
                     }
                 }
                 None => {
+                    if self.writing.as_ref().is_some_and(|w| w.task.is_finished()) {
+                        self.checkpoint_written(CommitMode::Async).await?;
+                    }
                     self.on_tick();
                     if last_publish.elapsed() >= Duration::from_secs(1) {
                         self.publish();
@@ -286,8 +305,7 @@ impl<'a> Driver<'a> {
         self.shutdown().await
     }
 
-    fn on_message(&mut self, m: &BorrowedMessage<'_>) {
-        let now = Instant::now();
+    fn on_message(&mut self, m: Incoming, now: Instant) {
         self.last_message = now;
         if self.errors_since_message > 0 {
             // The partition ends known from before the errors may be stale: every partition gets
@@ -297,7 +315,7 @@ impl<'a> Driver<'a> {
             self.errors_since_message = 0;
         }
         self.summary.messages += 1;
-        let (topic, partition, offset) = (m.topic(), m.partition(), m.offset());
+        let (topic, partition, offset) = (&*m.topic, m.partition, m.offset);
         match self.next.get_mut(topic) {
             Some(t) => {
                 t.insert(partition, offset + 1);
@@ -307,9 +325,9 @@ impl<'a> Driver<'a> {
             }
         }
         bump(&mut self.counts.events_in, topic);
-        let origin = Origin { topic, partition, offset, key: m.key() };
+        let origin = Origin { topic, partition, offset, key: m.key.as_deref() };
         let position = || format!("{topic}/{partition}/{offset}");
-        match Event::decode(m.payload().unwrap_or_default()) {
+        match m.event {
             Ok(event) => {
                 self.watermarks.observe(topic, partition, Some(event.time), now);
                 if let Admission::Late { event, behind } = self.engine.push(event) {
@@ -326,15 +344,15 @@ impl<'a> Driver<'a> {
                     self.sink.dead_letter(&letter, &origin);
                 }
             }
-            Err(e) => {
+            Err(bad) => {
                 self.watermarks.observe(topic, partition, None, now);
                 self.summary.bad += 1;
                 bump(&mut self.counts.bad, topic);
                 let letter = DeadLetter {
                     position: position(),
                     kind: "bad_input",
-                    reason: e.to_string(),
-                    raw: Some(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned()),
+                    reason: bad.reason,
+                    raw: Some(String::from_utf8_lossy(&bad.raw).into_owned()),
                     event: None,
                 };
                 self.sink.dead_letter(&letter, &origin);
@@ -444,24 +462,42 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Waits for acknowledgements, writes the checkpoint, then commits the offsets it covers.
+    /// Waits for acknowledgements, takes a checkpoint of the engine and starts writing it on a
+    /// blocking thread; the offsets it covers are committed once it is durable (see
+    /// [`Driver::checkpoint_written`]). A synchronous checkpoint (at shutdown) waits for that.
     async fn checkpoint(&mut self, mode: CommitMode) -> Result<(), RunError> {
         if !self.sink.settle(SETTLE_AT_CHECKPOINT).await {
             warn!(in_flight = self.sink.in_flight(), "deliveries not acknowledged yet; checkpoint postponed");
             return Ok(());
         }
-        let bytes = Checkpoint::new(self.next.clone(), self.engine.snapshot()).store(&self.cfg.stream.checkpoint_path)?;
+        if self.writing.is_some() {
+            self.checkpoint_written(mode).await?;
+        }
+        let offsets = self.next.clone();
+        let checkpoint = Checkpoint::new(offsets.clone(), self.engine.snapshot());
+        let path = self.cfg.stream.checkpoint_path.clone();
+        self.writing = Some(Writing { offsets, task: tokio::task::spawn_blocking(move || checkpoint.store(&path)) });
+        if matches!(mode, CommitMode::Sync) {
+            self.checkpoint_written(mode).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the checkpoint being written is durable, then commits the offsets it covers.
+    async fn checkpoint_written(&mut self, mode: CommitMode) -> Result<(), RunError> {
+        let Some(Writing { offsets, task }) = self.writing.take() else { return Ok(()) };
+        let bytes = task.await.map_err(std::io::Error::other)??;
         self.counts.checkpoint_bytes = bytes;
         self.summary.checkpoints += 1;
         let tpl = {
             let mut a = source::lock(&self.assignment);
-            a.resume = self.next.clone();
             let mut tpl = TopicPartitionList::new();
             for (topic, p) in &a.assigned {
-                if let Some(&o) = self.next.get(topic).and_then(|m| m.get(p)) {
+                if let Some(&o) = offsets.get(topic).and_then(|m| m.get(p)) {
                     tpl.add_partition_offset(topic, *p, Offset::Offset(o))?;
                 }
             }
+            a.resume = offsets;
             tpl
         };
         if tpl.count() == 0 {

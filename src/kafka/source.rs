@@ -1,15 +1,22 @@
 //! The consuming side: a group consumer over the access topics, which starts each assigned
 //! partition at the checkpoint's offset, and a consumer that reads every partition of the context
 //! topics (cases, grants) as a global table. Also publishes librdkafka's consumer lag.
+//!
+//! Each consumer is polled by a [`Reader`] thread that also decodes the messages, so the run
+//! loop's thread spends its time on the engine. A reader hands messages on in the order the
+//! consumer gave them, so every partition's order is kept.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use dashmap::DashMap;
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
@@ -17,6 +24,12 @@ use tracing::{info, warn};
 
 use super::checkpoint::Offsets;
 use super::metrics::{labels, Metrics};
+use crate::event::Event;
+
+/// Messages handed to the run loop at most this many at a time.
+const BATCH: usize = 512;
+/// How long a reader waits for a message before it hands on what it has (or checks for stop).
+const POLL_WAIT: Duration = Duration::from_millis(100);
 
 /// What the group has given this instance, shared with the rebalance callback.
 #[derive(Debug, Default)]
@@ -90,7 +103,96 @@ impl ConsumerContext for Context {
     }
 }
 
-pub type KafkaConsumer = StreamConsumer<Context>;
+pub type KafkaConsumer = BaseConsumer<Context>;
+
+/// A message as the run loop gets it, decoded.
+#[derive(Debug)]
+pub struct Incoming {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Box<[u8]>>,
+    pub event: Result<Event, Undecodable>,
+}
+
+/// A message that is not an event: why, and the payload as it came.
+#[derive(Debug)]
+pub struct Undecodable {
+    pub reason: String,
+    pub raw: Vec<u8>,
+}
+
+/// What a reader hands to the run loop: messages in consumer order, or a consumer error.
+#[derive(Debug)]
+pub enum Polled {
+    Messages(Vec<Incoming>),
+    Error(KafkaError),
+}
+
+/// A thread that polls one consumer (serving its rebalance and statistics callbacks too),
+/// decodes what it gets and sends it on. Stopped and joined when dropped, which must come after
+/// the receiving end is dropped (a reader may be waiting on a full channel). The consumer itself
+/// is dropped by its owner, on a thread of its own choosing.
+pub struct Reader {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Reader {
+    pub fn spawn(consumer: Arc<KafkaConsumer>, to: tokio::sync::mpsc::Sender<Polled>) -> std::io::Result<Reader> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new().name("casewatch-reader".into()).spawn(move || read(&consumer, &to, &stopped))?;
+        Ok(Reader { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn read(consumer: &KafkaConsumer, to: &tokio::sync::mpsc::Sender<Polled>, stop: &AtomicBool) {
+    let mut topics: HashMap<String, Arc<str>> = HashMap::new();
+    let mut batch = Vec::with_capacity(BATCH);
+    // False once the run loop has closed the channel: the thread ends.
+    let send = |p: Polled| to.blocking_send(p).is_ok();
+    let flush = |batch: &mut Vec<Incoming>| batch.is_empty() || send(Polled::Messages(std::mem::replace(batch, Vec::with_capacity(BATCH))));
+    while !stop.load(Ordering::Relaxed) {
+        let wait = if batch.is_empty() { POLL_WAIT } else { Duration::ZERO };
+        let go_on = match consumer.poll(wait) {
+            Some(Ok(m)) => {
+                batch.push(incoming(&m, &mut topics));
+                batch.len() < BATCH || flush(&mut batch)
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => true,
+            Some(Err(e)) => flush(&mut batch) && send(Polled::Error(e)),
+            None => flush(&mut batch),
+        };
+        if !go_on {
+            return;
+        }
+    }
+}
+
+fn incoming(m: &BorrowedMessage<'_>, topics: &mut HashMap<String, Arc<str>>) -> Incoming {
+    let topic = match topics.get(m.topic()) {
+        Some(t) => t.clone(),
+        None => topics.entry(m.topic().to_string()).or_insert_with(|| m.topic().into()).clone(),
+    };
+    let payload = m.payload().unwrap_or_default();
+    Incoming {
+        topic,
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().map(Box::from),
+        event: Event::decode(payload).map_err(|e| Undecodable { reason: e.to_string(), raw: payload.to_vec() }),
+    }
+}
 
 /// Subscribes to `topics` as a member of the configured group.
 pub fn group_consumer(
@@ -99,12 +201,15 @@ pub fn group_consumer(
     assignment: Arc<Mutex<Assignment>>,
     ends: Ends,
     metrics: Arc<Metrics>,
-) -> KafkaResult<KafkaConsumer> {
+) -> KafkaResult<Arc<KafkaConsumer>> {
     let c: KafkaConsumer = config.create_with_context(Context { assignment, ends, metrics })?;
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     c.subscribe(&names)?;
-    Ok(c)
+    Ok(Arc::new(c))
 }
+
+/// The context-table consumer and the partitions it reads.
+pub type Tables = (Arc<KafkaConsumer>, Vec<(String, i32)>);
 
 /// Assigns every partition of `topics`, each from its checkpoint offset or the beginning. Waits
 /// (with backoff, logging) until the broker answers with the topics' metadata.
@@ -114,7 +219,7 @@ pub fn table_consumer(
     resume: &Offsets,
     ends: Ends,
     metrics: Arc<Metrics>,
-) -> KafkaResult<(KafkaConsumer, Vec<(String, i32)>)> {
+) -> KafkaResult<Tables> {
     let c: KafkaConsumer = config.create_with_context(Context { assignment: Arc::default(), ends, metrics })?;
     let mut tpl = TopicPartitionList::new();
     let mut parts = Vec::new();
@@ -126,7 +231,7 @@ pub fn table_consumer(
         }
     }
     c.assign(&tpl)?;
-    Ok((c, parts))
+    Ok((Arc::new(c), parts))
 }
 
 /// The number of partitions of `topic`, retrying while the broker is unreachable or the topic
