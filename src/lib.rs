@@ -2,11 +2,13 @@
 //!
 //! # Layout
 //!
-//! - [`event`]: the input contract, decoded and validated once; field access by path.
+//! - [`event`]: the input contract, decoded and validated once (a single-pass decoder for what
+//!   producers send, serde_json as the reference for the rest); field access by path.
 //! - [`time`]: event time (RFC 3339 instants) and typed durations; no wall clock anywhere.
 //! - [`rules`]: rule files (YAML) and their filters, loaded with file:line:column errors.
 //! - [`engine`]: the synchronous core: dedup, reordering by watermark, the case and grant
-//!   tables, dispatch to detectors, suppression and ordered alert output. No I/O, no clock.
+//!   tables, dispatch to detectors (filter conditions shared across rules), suppression and
+//!   ordered alert output. No I/O, no clock.
 //! - [`detect`]: one module per detector family (context checks, windows, baseline, sequence).
 //! - [`alert`]: the output contract, deterministic ids and order.
 //! - [`collections`]: the fast hash maps of the hot path.
