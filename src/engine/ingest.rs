@@ -4,11 +4,10 @@
 //! The order does not depend on arrival order, so any interleaving of the same events (files,
 //! Kafka partitions) releases the same sequence.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::cmp::Ordering;
 use std::sync::Arc;
 
-use crate::collections::FastMap;
+use crate::collections::{FastMap, OrderedQueue};
 
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
@@ -26,7 +25,7 @@ pub enum Admission {
     Late { event: Box<Event>, behind: Span },
 }
 
-/// A held event with its time beside it, so the heap compares without following the pointer
+/// A held event with its time beside it, so the queue compares without following the pointer
 /// (ids are read only to break ties).
 #[derive(Debug)]
 struct Queued(Timestamp, Arc<Event>);
@@ -50,7 +49,7 @@ impl Ord for Queued {
 
 #[derive(Debug, Default)]
 pub struct Ingest {
-    queue: BinaryHeap<Reverse<Queued>>,
+    queue: OrderedQueue<Queued>,
     /// Ids seen, with their event time, kept for the dedup horizon.
     seen: FastMap<SmolStr, Timestamp>,
 }
@@ -72,14 +71,14 @@ impl Ingest {
             return Admission::Late { event: Box::new(Arc::unwrap_or_clone(ev)), behind };
         }
         self.seen.insert(ev.id.clone(), ev.time);
-        self.queue.push(Reverse(Queued(ev.time, ev)));
+        self.queue.push(Queued(ev.time, ev));
         Admission::Accepted
     }
 
     /// The next event older than `watermark`, in (time, id) order.
     pub fn pop_before(&mut self, watermark: Timestamp) -> Option<Arc<Event>> {
-        if self.queue.peek().is_some_and(|Reverse(q)| q.0 < watermark) {
-            self.queue.pop().map(|Reverse(q)| q.1)
+        if self.queue.peek().is_some_and(|q| q.0 < watermark) {
+            self.queue.pop().map(|q| q.1)
         } else {
             None
         }
@@ -99,8 +98,7 @@ impl Ingest {
     }
 
     pub fn save(&self) -> IngestState {
-        let mut queued: Vec<Event> = self.queue.iter().map(|Reverse(q)| (*q.1).clone()).collect();
-        queued.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        let queued: Vec<Event> = self.queue.iter().map(|q| (*q.1).clone()).collect();
         let mut seen: Vec<(SmolStr, Timestamp)> = self.seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
         seen.sort();
         IngestState { queued, seen }
@@ -108,7 +106,7 @@ impl Ingest {
 
     pub fn load(state: IngestState) -> Self {
         Ingest {
-            queue: state.queued.into_iter().map(|e| Reverse(Queued(e.time, Arc::new(e)))).collect(),
+            queue: state.queued.into_iter().map(|e| Queued(e.time, Arc::new(e))).collect(),
             seen: state.seen.into_iter().collect(),
         }
     }

@@ -13,10 +13,10 @@ mod conditions;
 pub mod context;
 pub mod ingest;
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::{BTreeMap, BinaryHeap};
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
-use crate::collections::FastMap;
+use crate::collections::{FastMap, OrderedQueue};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -145,7 +145,7 @@ pub struct Engine {
     unindexed: Vec<u32>,
     ingest: Ingest,
     context: Context,
-    deferred: BinaryHeap<Reverse<Deferred>>,
+    deferred: OrderedQueue<Deferred>,
     next_seq: u64,
     pending: Vec<Alert>,
     watermark: Timestamp,
@@ -227,7 +227,7 @@ impl Engine {
             unindexed,
             ingest: Ingest::default(),
             context: Context::default(),
-            deferred: BinaryHeap::new(),
+            deferred: OrderedQueue::default(),
             next_seq: 0,
             pending: Vec::new(),
             watermark: Timestamp::MIN,
@@ -325,14 +325,14 @@ impl Engine {
         if !waiting.is_empty() {
             let due = ev.time.saturating_add(self.cfg.grace);
             self.next_seq += 1;
-            self.deferred.push(Reverse(Deferred { due, seq: self.next_seq, event: ev, rules: waiting }));
+            self.deferred.push(Deferred { due, seq: self.next_seq, event: ev, rules: waiting });
         }
     }
 
     /// Runs the context checks due before `limit`: every event up to their due time is applied.
     fn run_deferred(&mut self, limit: Timestamp) {
-        while self.deferred.peek().is_some_and(|Reverse(d)| d.due < limit) {
-            let Some(Reverse(d)) = self.deferred.pop() else { break };
+        while self.deferred.peek().is_some_and(|d| d.due < limit) {
+            let Some(d) = self.deferred.pop() else { break };
             let mut findings = std::mem::take(&mut self.scratch);
             let mut view = self.context.view(self.cfg.grace);
             for &i in &d.rules {
@@ -408,8 +408,7 @@ impl Engine {
 
     /// All state, for a checkpoint. Rules are not part of it: a restore takes today's rules.
     pub fn snapshot(&self) -> Snapshot {
-        let mut deferred: Vec<&Deferred> = self.deferred.iter().map(|Reverse(d)| d).collect();
-        deferred.sort();
+        let deferred = self.deferred.iter();
         Snapshot {
             watermark: self.watermark,
             newest: self.newest,
@@ -456,7 +455,7 @@ impl Engine {
         for (due, seq, event, ids) in snap.deferred {
             let rules: Vec<u32> = ids.iter().filter_map(|id| index.get(id).copied()).collect();
             if !rules.is_empty() {
-                e.deferred.push(Reverse(Deferred { due, seq, event: Arc::new(event), rules }));
+                e.deferred.push(Deferred { due, seq, event: Arc::new(event), rules });
             }
         }
         Ok(e)
