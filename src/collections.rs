@@ -1,9 +1,10 @@
 //! The collections of the hot path. Hash maps: hashbrown with a fast, per-process seeded hasher
 //! (foldhash); their iteration order is arbitrary and must never reach the output: sort first.
-//! [`OrderedQueue`]: a priority queue for items that arrive nearly in order.
+//! [`OrderedQueue`]: a priority queue for items that arrive mostly in order.
 
 use std::borrow::Borrow;
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::hash::Hash;
 
 pub type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
@@ -17,56 +18,76 @@ where
     map.entry_ref(key).or_insert_with(make)
 }
 
-/// Items released smallest first, for input that comes nearly in order: events within the
-/// allowed lateness, context checks in due order. An item not smaller than the last one goes to
-/// the back; another is placed by binary search (after any equal ones). Taking the smallest is
-/// taking the front, so the memory it touches is contiguous, unlike a binary heap's sift.
+/// Items released smallest first, for input that comes mostly in order: events within the
+/// allowed lateness, context checks in due order. An item not smaller than the last in-order one
+/// goes to the back of a sorted run, in O(1), and leaves from its front; any other waits in a
+/// binary heap. The next item is the smaller of the run's front and the heap's top. So in-order
+/// input never pays for a heap's sift through memory, and input far out of order (partitions of a
+/// backlog read at different points in time) costs what a heap costs, never a shift of the run.
 #[derive(Debug, Clone)]
-pub struct OrderedQueue<T>(VecDeque<T>);
+pub struct OrderedQueue<T> {
+    run: VecDeque<T>,
+    rest: BinaryHeap<Reverse<T>>,
+}
 
-impl<T> Default for OrderedQueue<T> {
+impl<T: Ord> Default for OrderedQueue<T> {
     fn default() -> Self {
-        OrderedQueue(VecDeque::new())
+        OrderedQueue { run: VecDeque::new(), rest: BinaryHeap::new() }
     }
 }
 
 impl<T: Ord> OrderedQueue<T> {
     pub fn push(&mut self, item: T) {
-        if self.0.back().is_none_or(|last| *last <= item) {
-            self.0.push_back(item);
+        if self.run.back().is_none_or(|last| *last <= item) {
+            self.run.push_back(item);
         } else {
-            let at = self.0.partition_point(|x| *x <= item);
-            self.0.insert(at, item);
+            self.rest.push(Reverse(item));
+        }
+    }
+
+    /// Whether the next item comes from the run (else from the heap).
+    fn next_in_run(&self) -> bool {
+        match (self.run.front(), self.rest.peek()) {
+            (Some(a), Some(Reverse(b))) => a <= b,
+            (a, _) => a.is_some(),
         }
     }
 
     pub fn peek(&self) -> Option<&T> {
-        self.0.front()
+        if self.next_in_run() {
+            self.run.front()
+        } else {
+            self.rest.peek().map(|Reverse(x)| x)
+        }
     }
 
     pub fn pop(&mut self) -> Option<T> {
-        self.0.pop_front()
+        if self.next_in_run() {
+            self.run.pop_front()
+        } else {
+            self.rest.pop().map(|Reverse(x)| x)
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.run.len() + self.rest.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
-    /// The items, smallest first.
+    /// The items, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.0.iter()
+        self.run.iter().chain(self.rest.iter().map(|Reverse(x)| x))
     }
 }
 
 impl<T: Ord> FromIterator<T> for OrderedQueue<T> {
     fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
-        let mut v: Vec<T> = items.into_iter().collect();
-        v.sort();
-        OrderedQueue(v.into())
+        let mut run: Vec<T> = items.into_iter().collect();
+        run.sort();
+        OrderedQueue { run: run.into(), rest: BinaryHeap::new() }
     }
 }
 

@@ -126,7 +126,7 @@ impl Broker {
         let log = self.dir.join("run.log");
         let mut child = Command::new(BIN)
             .args(&args)
-            .env("CASEWATCH_LOG", "warn")
+            .env("CASEWATCH_LOG", "info")
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
@@ -153,6 +153,12 @@ impl Broker {
 
     fn spawned_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("spawned.log")).unwrap_or_default()
+    }
+
+    /// The logs of the runs so far (background, then the last to completion), for failures.
+    fn logs(&self) -> String {
+        let run = std::fs::read_to_string(self.dir.join("run.log")).unwrap_or_default();
+        format!("background run:\n{}\nlast run:\n{run}", self.spawned_log())
     }
 
     /// Starts `casewatch send` in the background.
@@ -224,11 +230,12 @@ fn by_id(alerts: Vec<Value>) -> BTreeMap<String, Value> {
     map
 }
 
-fn assert_same_alerts(actual: BTreeMap<String, Value>, expected: &BTreeMap<String, Value>) {
+/// `logs` (of the runs) go into the failure message.
+fn assert_same_alerts(actual: BTreeMap<String, Value>, expected: &BTreeMap<String, Value>, logs: &str) {
     assert!(!expected.is_empty());
     let missing: Vec<&String> = expected.keys().filter(|k| !actual.contains_key(*k)).collect();
     let extra: Vec<&String> = actual.keys().filter(|k| !expected.contains_key(*k)).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "alerts differ from replay: missing {missing:?}, extra {extra:?}");
+    assert!(missing.is_empty() && extra.is_empty(), "alerts differ from replay: missing {missing:?}, extra {extra:?}\n{logs}");
     assert_eq!(&actual, expected);
 }
 
@@ -250,7 +257,7 @@ fn stream_gives_the_replay_alerts_with_context_topics_as_tables() {
     broker.run(&["--drain", "--cases-topic", "cases", "--grants-topic", "grants"]);
     let alerts = broker.tail("casewatch-alerts", false);
     assert!(alerts.iter().all(|a| a["detected_at"].is_string()), "streamed alerts carry detected_at");
-    assert_same_alerts(by_id(alerts), &replay_alerts());
+    assert_same_alerts(by_id(alerts), &replay_alerts(), &broker.logs());
 }
 
 #[test]
@@ -340,7 +347,7 @@ fn restart_mid_stream(name: &str, signal: &str) {
     }
     assert!(sender.wait().unwrap().success());
     broker.run(&["--drain"]);
-    assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts());
+    assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts(), &broker.logs());
 }
 
 #[test]
@@ -442,5 +449,5 @@ fn stop_after_recovery_and_compare(broker: &Broker, run: &mut Child, lines: &[St
     terminate(run);
     assert!(broker.spawned_log().contains("receiving messages again after consumer errors"), "{}", broker.spawned_log());
     broker.run(&["--drain"]);
-    assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts());
+    assert_same_alerts(by_id(broker.tail("casewatch-alerts", false)), &replay_alerts(), &broker.logs());
 }

@@ -98,7 +98,8 @@ impl Ingest {
     }
 
     pub fn save(&self) -> IngestState {
-        let queued: Vec<Event> = self.queue.iter().map(|q| (*q.1).clone()).collect();
+        let mut queued: Vec<Event> = self.queue.iter().map(|q| (*q.1).clone()).collect();
+        queued.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
         let mut seen: Vec<(SmolStr, Timestamp)> = self.seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
         seen.sort();
         IngestState { queued, seen }

@@ -408,7 +408,8 @@ impl Engine {
 
     /// All state, for a checkpoint. Rules are not part of it: a restore takes today's rules.
     pub fn snapshot(&self) -> Snapshot {
-        let deferred = self.deferred.iter();
+        let mut deferred: Vec<&Deferred> = self.deferred.iter().collect();
+        deferred.sort();
         Snapshot {
             watermark: self.watermark,
             newest: self.newest,
