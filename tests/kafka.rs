@@ -290,7 +290,8 @@ fn poison_messages_go_to_the_dead_letter_topic_offsets_move_on_and_metrics_count
     assert!(metrics.contains("casewatch_bad_events_total{topic=\"audit\"} 2\n"), "{metrics}");
     assert!(metrics.contains(&format!("casewatch_events_in_total{{topic=\"audit\"}} {total}\n")), "{metrics}");
     assert!(metrics.contains("# TYPE casewatch_consumer_lag gauge"), "{metrics}");
-    assert!(http_get(&metrics_addr, "/healthz").starts_with("HTTP/1.1 200"));
+    let health = http_get(&metrics_addr, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "/healthz answered {health:?}\n{}", broker.logs());
     terminate(&mut child);
     let letters = broker.tail("casewatch-dead-letter", true);
     assert_eq!(letters.len(), 2, "{letters:?}");
