@@ -170,3 +170,17 @@ fn idle_state_is_swept() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Checkpoints are JSON: every float of the state (baseline means and variances) must come
+    /// back bit for bit, or a restored engine scores the same burst with another p-value.
+    #[test]
+    fn checkpoint_json_gives_back_floats_exactly(bits in any::<u64>()) {
+        let x = f64::from_bits(bits);
+        prop_assume!(x.is_finite());
+        let back: f64 = serde_json::from_str(&serde_json::to_string(&x).unwrap()).unwrap();
+        prop_assert_eq!(back.to_bits(), x.to_bits());
+    }
+}
