@@ -334,9 +334,7 @@ fn restart_mid_stream(name: &str, signal: &str) {
     let lines = fixture_lines();
     let (first, second) = lines.split_at(lines.len() / 2);
     broker.send(&write_lines(&broker.dir, "first.ndjson", first), "audit");
-    // Idle detection as in production (30 s): with the tests' 2 s, a partition whose fetches a
-    // loaded machine delays that long is taken for idle, and its next events count as late.
-    let mut child = broker.spawn_run(&["--checkpoint-every", "300ms", "--idle-after", "30s"]);
+    let mut child = broker.spawn_run(&["--checkpoint-every", "300ms"]);
     broker.wait_for_checkpoint(first.len() as i64);
     let mut sender = broker.spawn_send(&write_lines(&broker.dir, "second.ndjson", second), "audit");
     std::thread::sleep(Duration::from_millis(1200));

@@ -112,7 +112,8 @@ pub struct Incoming {
     pub partition: i32,
     pub offset: i64,
     pub key: Option<Box<[u8]>>,
-    pub event: Result<Event, Undecodable>,
+    /// Shared from here on, like replay's records: moved into its allocation on the reader thread.
+    pub event: Result<Arc<Event>, Undecodable>,
 }
 
 /// A message that is not an event: why, and the payload as it came.
@@ -190,7 +191,7 @@ fn incoming(m: &BorrowedMessage<'_>, topics: &mut HashMap<String, Arc<str>>) -> 
         partition: m.partition(),
         offset: m.offset(),
         key: m.key().map(Box::from),
-        event: Event::decode(payload).map_err(|e| Undecodable { reason: e.to_string(), raw: payload.to_vec() }),
+        event: Event::decode(payload).map(Arc::new).map_err(|e| Undecodable { reason: e.to_string(), raw: payload.to_vec() }),
     }
 }
 
