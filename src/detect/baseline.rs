@@ -158,10 +158,12 @@ impl Baseline {
         let cutoff = t.saturating_sub(s.window);
         let peer_key = text(ev, &s.peer).unwrap_or(std::borrow::Cow::Borrowed("(none)"));
         let peer = get_or_insert_with(&mut self.state.peers, &peer_key, PeerGroup::default);
-        let me = get_or_insert_with(&mut self.state.identities, &ev.actor.id, || IdentityRate {
-            bucket: t.bucket(s.window),
-            ..IdentityRate::default()
-        });
+        let fresh = || IdentityRate { bucket: t.bucket(s.window), ..IdentityRate::default() };
+        let me = get_or_insert_with(&mut self.state.identities, &ev.actor.id, fresh);
+        if me.last_seen <= t.saturating_sub(FORGET_AFTER) {
+            // Forgotten, whether or not a sweep has dropped it yet: sweeps only free memory.
+            *me = fresh();
+        }
 
         let bucket = t.bucket(s.window);
         if bucket > me.bucket {
@@ -255,6 +257,10 @@ impl Baseline {
         for p in self.state.peers.values_mut() {
             p.evict(cutoff);
         }
+    }
+
+    pub fn window(&self) -> Span {
+        self.s.window
     }
 
     /// Keys of state held, for state-size reports.

@@ -110,6 +110,17 @@ impl Detector {
         }
     }
 
+    /// How far back in event time the detector's state reaches: [`Detector::expire`] need not
+    /// run more often than this, since state it would drop is never read (it only frees memory).
+    pub fn state_span(&self) -> Span {
+        match self {
+            Detector::Match { .. } | Detector::OffCase(_) | Detector::Jit(_) => Span::ZERO,
+            Detector::Window(d) => d.window(),
+            Detector::Baseline(d) => d.window(),
+            Detector::Sequence(d) => d.max_span(),
+        }
+    }
+
     /// Keys of state held (groups, identities, partial sequences), for metrics and benches.
     pub fn state_keys(&self) -> usize {
         match self {

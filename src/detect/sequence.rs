@@ -247,6 +247,10 @@ impl Sequence {
         });
     }
 
+    pub fn max_span(&self) -> Span {
+        self.max_span
+    }
+
     /// Keys of state held, for state-size reports.
     pub fn keys(&self) -> usize {
         self.state.partials.values().map(Vec::len).sum()

@@ -184,6 +184,10 @@ impl Window {
         });
     }
 
+    pub fn window(&self) -> Span {
+        self.window
+    }
+
     /// Keys of state held, for state-size reports.
     pub fn keys(&self) -> usize {
         self.state.groups.len()

@@ -106,14 +106,46 @@ impl CaseRecord {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "StoredCases")]
 pub struct CaseTable {
     cases: FastMap<SmolStr, CaseRecord>,
-    /// Agent -> tenant -> ids of cases ever assigned to that agent for that tenant, for "does
-    /// any case cover this access" look-ups that touch only the cases that can.
-    index: FastMap<SmolStr, FastMap<SmolStr, BTreeSet<SmolStr>>>,
+    /// (agent, tenant) -> ids of cases ever assigned to that agent for that tenant (sorted), for
+    /// "does any case cover this access" look-ups that touch only the cases that can: one probe
+    /// per access. Derived from `cases`, so checkpoints leave it out.
+    #[serde(skip)]
+    index: CaseIndex,
     /// Closures in time order, so expiry touches only what expires (entries of reopened cases
     /// are stale and skipped).
     closed: BTreeSet<(Timestamp, SmolStr)>,
+}
+
+/// A case table as checkpoints hold it.
+#[derive(Deserialize)]
+struct StoredCases {
+    cases: FastMap<SmolStr, CaseRecord>,
+    closed: BTreeSet<(Timestamp, SmolStr)>,
+}
+
+impl From<StoredCases> for CaseTable {
+    fn from(s: StoredCases) -> CaseTable {
+        let mut index = FastMap::default();
+        for (id, rec) in &s.cases {
+            for (_, agent) in &rec.assignments {
+                index_add(&mut index, agent, rec.tenant.as_deref().unwrap_or(""), id);
+            }
+        }
+        CaseTable { cases: s.cases, index, closed: s.closed }
+    }
+}
+
+/// An (agent, tenant) index key, borrowed: hashes as the owned key does.
+#[derive(Hash)]
+struct Pair<'a>(&'a str, &'a str);
+
+impl hashbrown::Equivalent<(SmolStr, SmolStr)> for Pair<'_> {
+    fn equivalent(&self, key: &(SmolStr, SmolStr)) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
 }
 
 impl CaseTable {
@@ -155,8 +187,7 @@ impl CaseTable {
     /// The cases of `tenant` that `agent` was ever assigned, in id order.
     pub fn of_agent_in<'a>(&'a self, agent: &str, tenant: &str) -> impl Iterator<Item = (&'a str, &'a CaseRecord)> + 'a {
         self.index
-            .get(agent)
-            .and_then(|by_tenant| by_tenant.get(tenant))
+            .get(&Pair(agent, tenant))
             .into_iter()
             .flatten()
             .filter_map(|id| self.cases.get(id).map(|c| (id.as_str(), c)))
@@ -181,15 +212,25 @@ impl CaseTable {
     }
 }
 
-fn index_add(index: &mut FastMap<SmolStr, FastMap<SmolStr, BTreeSet<SmolStr>>>, agent: &str, tenant: &str, id: &str) {
-    index.entry(SmolStr::new(agent)).or_default().entry(SmolStr::new(tenant)).or_default().insert(SmolStr::new(id));
+type CaseIndex = FastMap<(SmolStr, SmolStr), Vec<SmolStr>>;
+
+fn index_add(index: &mut CaseIndex, agent: &str, tenant: &str, id: &str) {
+    let ids = match index.get_mut(&Pair(agent, tenant)) {
+        Some(ids) => ids,
+        None => index.entry((SmolStr::new(agent), SmolStr::new(tenant))).or_default(),
+    };
+    if let Err(at) = ids.binary_search_by(|x| x.as_str().cmp(id)) {
+        ids.insert(at, SmolStr::new(id));
+    }
 }
 
-fn index_remove(index: &mut FastMap<SmolStr, FastMap<SmolStr, BTreeSet<SmolStr>>>, agent: &str, tenant: &str, id: &str) {
-    let Some(by_tenant) = index.get_mut(agent) else { return };
-    remove_member(by_tenant, tenant, id);
-    if by_tenant.is_empty() {
-        index.remove(agent);
+fn index_remove(index: &mut CaseIndex, agent: &str, tenant: &str, id: &str) {
+    let Some(ids) = index.get_mut(&Pair(agent, tenant)) else { return };
+    if let Ok(at) = ids.binary_search_by(|x| x.as_str().cmp(id)) {
+        ids.remove(at);
+    }
+    if ids.is_empty() {
+        index.remove(&Pair(agent, tenant));
     }
 }
 
@@ -334,6 +375,42 @@ mod tests {
             assignments: assignments.iter().map(|(m, a)| (t(*m), SmolStr::new(a))).collect(),
             closed: closed.map(t),
         }
+    }
+
+    fn case(id: &str, tenant: Option<&str>, assignee: Option<&str>) -> crate::event::CaseInfo {
+        crate::event::CaseInfo { id: id.into(), tenant: tenant.map(Into::into), assignee: assignee.map(Into::into), status: None }
+    }
+
+    fn lookup(cases: &CaseTable, agent: &str, tenant: &str) -> Vec<String> {
+        cases.of_agent_in(agent, tenant).map(|(id, _)| id.to_owned()).collect()
+    }
+
+    /// Checkpoints leave the (agent, tenant) index out; the restored table rebuilds it and
+    /// answers every look-up as the live one does, after tenant moves, reassignments and expiry.
+    #[test]
+    fn restored_case_index_answers_as_the_live_one() {
+        let mut cases = CaseTable::default();
+        cases.apply(t(0), "case.open", &case("CS-2", Some("t1"), Some("ana")));
+        cases.apply(t(1), "case.open", &case("CS-1", Some("t1"), Some("ana")));
+        cases.apply(t(2), "case.assign", &case("CS-1", None, Some("bo")));
+        cases.apply(t(3), "case.open", &case("CS-3", Some("t2"), Some("cy")));
+        cases.apply(t(4), "case.update", &case("CS-3", Some("t3"), None));
+        cases.apply(t(5), "case.close", &case("CS-2", None, None));
+        cases.apply(t(6), "case.open", &case("CS-4", None, Some("ana")));
+        cases.expire(t(6));
+        let json = serde_json::to_string(&cases).unwrap();
+        assert!(!json.contains("index"), "{json}");
+        let restored: CaseTable = serde_json::from_str(&json).unwrap();
+        for agent in ["ana", "bo", "cy"] {
+            for tenant in ["t1", "t2", "t3", ""] {
+                assert_eq!(lookup(&restored, agent, tenant), lookup(&cases, agent, tenant), "{agent} in {tenant:?}");
+            }
+        }
+        assert_eq!(lookup(&cases, "ana", "t1"), ["CS-1"], "CS-2 expired; ana keeps CS-1 after handing it on");
+        assert_eq!(lookup(&cases, "bo", "t1"), ["CS-1"]);
+        assert_eq!(lookup(&cases, "cy", "t3"), ["CS-3"], "moved with its tenant");
+        assert!(lookup(&cases, "cy", "t2").is_empty());
+        assert_eq!(lookup(&cases, "ana", ""), ["CS-4"], "no tenant yet");
     }
 
     #[test]

@@ -76,6 +76,11 @@ struct CompiledRule {
     detector: Detector,
     /// Suppression: key -> event time until which the rule stays quiet for it.
     quiet_until: FastMap<String, Timestamp>,
+    /// How often its state is swept: never more often than the state reaches back, since a
+    /// sweep visits every key the rule holds (and mostly misses the cache doing so).
+    sweep_every: Span,
+    /// The watermark of its last sweep.
+    swept: Timestamp,
 }
 
 impl CompiledRule {
@@ -91,7 +96,32 @@ struct Deferred {
     due: Timestamp,
     seq: u64,
     event: Arc<Event>,
-    rules: Vec<u32>,
+    /// The rules that wait for it, as an id in [`RuleLists`].
+    rules: u32,
+}
+
+/// The distinct lists of rule indices that events wait for, each stored once: a pack has few
+/// (subsets of one action's rules), and a deferred event then carries a number, not a list.
+#[derive(Default)]
+struct RuleLists {
+    lists: Vec<Box<[u32]>>,
+    ids: FastMap<Box<[u32]>, u32>,
+}
+
+impl RuleLists {
+    fn id(&mut self, rules: &[u32]) -> u32 {
+        if let Some(&id) = self.ids.get(rules) {
+            return id;
+        }
+        let id = self.lists.len() as u32;
+        self.lists.push(rules.into());
+        self.ids.insert(rules.into(), id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &[u32] {
+        &self.lists[id as usize]
+    }
 }
 
 impl PartialEq for Deferred {
@@ -146,6 +176,9 @@ pub struct Engine {
     ingest: Ingest,
     context: Context,
     deferred: OrderedQueue<Deferred>,
+    rule_lists: RuleLists,
+    /// The current event's rules that wait for the context tables (kept for its allocation).
+    waiting: Vec<u32>,
     next_seq: u64,
     pending: Vec<Alert>,
     watermark: Timestamp,
@@ -210,6 +243,8 @@ impl Engine {
                 filter,
                 exceptions: r.exceptions.clone(),
                 suppress: r.suppress.clone(),
+                sweep_every: cfg.sweep_every.max(detector.state_span()).max(r.suppress.window),
+                swept: Timestamp::MIN,
                 detector,
                 quiet_until: FastMap::default(),
             });
@@ -228,6 +263,8 @@ impl Engine {
             ingest: Ingest::default(),
             context: Context::default(),
             deferred: OrderedQueue::default(),
+            rule_lists: RuleLists::default(),
+            waiting: Vec::new(),
             next_seq: 0,
             pending: Vec::new(),
             watermark: Timestamp::MIN,
@@ -303,7 +340,7 @@ impl Engine {
         self.run_deferred(ev.time);
         self.context.apply(&ev);
         let candidates = self.by_action.get(ev.action.as_str()).unwrap_or(&self.unindexed);
-        let mut waiting: Vec<u32> = Vec::new();
+        self.waiting.clear();
         let mut findings = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);
         self.memo.reset(&self.conditions);
@@ -313,7 +350,7 @@ impl Engine {
                 continue;
             }
             if rule.detector.needs_context() {
-                waiting.push(i);
+                self.waiting.push(i);
                 continue;
             }
             rule.detector.on_event(&ev, &mut view, &mut findings);
@@ -322,10 +359,11 @@ impl Engine {
             }
         }
         self.scratch = findings;
-        if !waiting.is_empty() {
+        if !self.waiting.is_empty() {
             let due = ev.time.saturating_add(self.cfg.grace);
             self.next_seq += 1;
-            self.deferred.push(Deferred { due, seq: self.next_seq, event: ev, rules: waiting });
+            let rules = self.rule_lists.id(&self.waiting);
+            self.deferred.push(Deferred { due, seq: self.next_seq, event: ev, rules });
         }
     }
 
@@ -335,7 +373,7 @@ impl Engine {
             let Some(d) = self.deferred.pop() else { break };
             let mut findings = std::mem::take(&mut self.scratch);
             let mut view = self.context.view(self.cfg.grace);
-            for &i in &d.rules {
+            for &i in self.rule_lists.get(d.rules) {
                 let rule = &mut self.rules[i as usize];
                 rule.detector.on_event(&d.event, &mut view, &mut findings);
                 for f in findings.drain(..) {
@@ -390,6 +428,10 @@ impl Engine {
         self.ingest.expire(watermark.saturating_sub(self.cfg.dedup_horizon));
         self.context.expire(watermark, self.cfg.case_retention, self.cfg.grant_retention);
         for r in &mut self.rules {
+            if r.swept != Timestamp::MIN && watermark.since(r.swept) < r.sweep_every {
+                continue;
+            }
+            r.swept = watermark;
             r.detector.expire(horizon);
             r.quiet_until.retain(|_, until| *until > horizon);
         }
@@ -419,7 +461,10 @@ impl Engine {
             context: self.context.clone(),
             deferred: deferred
                 .into_iter()
-                .map(|d| (d.due, d.seq, (*d.event).clone(), d.rules.iter().map(|&i| self.rules[i as usize].id.clone()).collect()))
+                .map(|d| {
+                    let ids = self.rule_lists.get(d.rules).iter().map(|&i| self.rules[i as usize].id.clone()).collect();
+                    (d.due, d.seq, (*d.event).clone(), ids)
+                })
                 .collect(),
             pending: self.pending.clone(),
             quiet_until: self
@@ -456,6 +501,7 @@ impl Engine {
         for (due, seq, event, ids) in snap.deferred {
             let rules: Vec<u32> = ids.iter().filter_map(|id| index.get(id).copied()).collect();
             if !rules.is_empty() {
+                let rules = e.rule_lists.id(&rules);
                 e.deferred.push(Deferred { due, seq, event: Arc::new(event), rules });
             }
         }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{de, Deserialize, Deserializer, Serialize};
 use smol_str::SmolStr;
@@ -386,6 +387,12 @@ pub enum DecodeError {
 impl Event {
     /// Decodes and validates one event from its JSON text.
     pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {
+        Event::decode_shared(bytes).map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Event::decode`] into a shared allocation, as the pipeline holds events: the fast path
+    /// builds the event there instead of moving it in.
+    pub fn decode_shared(bytes: &[u8]) -> Result<Arc<Event>, DecodeError> {
         if bytes.len() > MAX_EVENT_BYTES {
             return Err(DecodeError::TooLarge(bytes.len()));
         }
@@ -395,7 +402,7 @@ impl Event {
         let text = std::str::from_utf8(bytes).map_err(|bad| DecodeError::NotUtf8(bad.valid_up_to()))?;
         let ev = match fast::decode(text) {
             Some(ev) => ev,
-            None => serde_json::from_str(text).map_err(|e| DecodeError::Contract(e.to_string()))?,
+            None => Arc::new(serde_json::from_str(text).map_err(|e| DecodeError::Contract(e.to_string()))?),
         };
         ev.validate().map_err(|e| DecodeError::Contract(e.to_owned()))?;
         Ok(ev)

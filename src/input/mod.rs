@@ -97,8 +97,8 @@ impl Iterator for RawLines {
 
 fn decode(raw: Raw) -> Record {
     match raw {
-        Raw::Line(position, Line::Text(bytes)) => match Event::decode(&bytes) {
-            Ok(ev) => Ok((position, Arc::new(ev))),
+        Raw::Line(position, Line::Text(bytes)) => match Event::decode_shared(&bytes) {
+            Ok(ev) => Ok((position, ev)),
             Err(e) => Err(BadRecord { position, reason: e.to_string(), raw: bytes }),
         },
         Raw::Line(position, Line::TooLong { len, head }) => {
