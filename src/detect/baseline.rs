@@ -277,6 +277,33 @@ fn round3(x: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// An identity idle for `FORGET_AFTER` starts over when it comes back, whether or not a
+    /// sweep dropped it in between: sweeps must not decide what the detector knows.
+    #[test]
+    fn forgetting_does_not_wait_for_a_sweep() {
+        let spec: BaselineSpec = serde_yaml_ng::from_str(
+            "{peer: actor.role, window: 1h, alpha: 0.5, min_history: 2, min_peer_samples: 1000, min_count: 1, p_value: 1.0, peer_ratio: 0.0}",
+        )
+        .unwrap();
+        let at = |h: i64| Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(h * 3600));
+        let ev = |h: i64| {
+            let line = format!(r#"{{"id":"e{h}","time":"{}","action":"record.view","actor":{{"id":"ana","type":"support"}}}}"#, at(h));
+            Event::decode(line.as_bytes()).unwrap()
+        };
+        let back = 24 * 15;
+        let mut swept = Baseline::new(&spec);
+        let mut unswept = Baseline::new(&spec);
+        for h in 0..4 {
+            assert_eq!(swept.on_event(&ev(h)).is_some(), unswept.on_event(&ev(h)).is_some());
+        }
+        assert!(unswept.on_event(&ev(4)).is_some(), "four hours of history: scored against itself");
+        swept.on_event(&ev(4));
+        swept.expire(at(back - 1));
+        assert_eq!(swept.keys(), 0, "the sweep dropped the idle identity");
+        assert!(swept.on_event(&ev(back)).is_none(), "no history after the sweep");
+        assert!(unswept.on_event(&ev(back)).is_none(), "no history without a sweep either");
+    }
+
     #[test]
     fn poisson_tail_matches_known_values() {
         // P(X >= 1 | λ = 1) = 1 - e^-1

@@ -153,6 +153,18 @@ fn a_checkpoint_restored_mid_stream_changes_nothing() {
     }
 }
 
+/// Sweeps only free memory: sweeping at every event or once a day gives the same alerts.
+#[test]
+fn sweep_cadence_never_changes_alerts() {
+    let events = scenario_events();
+    let pack = pack();
+    let whole = run(&mut Engine::new(&pack, EngineConfig::default()), events.clone());
+    for every in [Span::from_nanos(1), Span::from_secs(86_400)] {
+        let cfg = EngineConfig { sweep_every: every, ..EngineConfig::default() };
+        assert_eq!(run(&mut Engine::new(&pack, cfg), events.clone()), whole, "sweep every {every}");
+    }
+}
+
 #[test]
 fn idle_state_is_swept() {
     let events = scenario_events();
