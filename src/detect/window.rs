@@ -34,11 +34,17 @@ pub struct Window {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WindowState {
-    groups: FastMap<String, Group>,
+    groups: FastMap<SmolStr, Group>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Group {
+    /// No entry is older than this (the oldest entry's time, or less). Kept beside the key so
+    /// that an event with nothing to evict does not read the front of `entries` (a cache miss
+    /// for a group last touched minutes ago). Not checkpointed: the earliest time after a
+    /// restore, which only makes the next eviction look.
+    #[serde(skip, default = "oldest_unknown")]
+    oldest: Timestamp,
     entries: VecDeque<Entry>,
     /// Distinct values in the window and how many entries carry each.
     distinct: FastMap<SmolStr, u32>,
@@ -53,8 +59,15 @@ struct Entry {
     amount: f64,
 }
 
+fn oldest_unknown() -> Timestamp {
+    Timestamp::MIN
+}
+
 impl Group {
     fn evict(&mut self, cutoff: Timestamp) {
+        if self.oldest > cutoff {
+            return;
+        }
         while self.entries.front().is_some_and(|e| e.time <= cutoff) {
             let Some(e) = self.entries.pop_front() else { break };
             self.sum -= e.amount;
@@ -67,10 +80,18 @@ impl Group {
                 }
             }
         }
-        if self.entries.is_empty() {
+        match self.entries.front() {
+            Some(e) => self.oldest = e.time,
             // Reset instead of carrying float residue into the next burst.
-            self.sum = 0.0;
+            None => self.sum = 0.0,
         }
+    }
+
+    fn push(&mut self, entry: Entry) {
+        if self.entries.is_empty() {
+            self.oldest = entry.time;
+        }
+        self.entries.push_back(entry);
     }
 }
 
@@ -96,7 +117,7 @@ impl Window {
             *get_or_insert_with(&mut group.distinct, v, || 0) += 1;
         }
         group.sum += amount;
-        group.entries.push_back(Entry { time: ev.time, id: ev.id.clone(), value: value.map(SmolStr::new), amount });
+        group.push(Entry { time: ev.time, id: ev.id.clone(), value: value.map(SmolStr::new), amount });
 
         let metric = match self.kind {
             WindowKind::Count => group.entries.len() as f64,
