@@ -65,7 +65,7 @@ impl ContextView<'_> {
     pub fn case_held(&mut self, ev: &Event, tenant: &str) -> bool {
         let (cases, grace) = (&self.ctx.cases, self.grace);
         let agent = ev.actor.id.as_str();
-        *self.case_held.get_or_insert_with(|| cases.of_agent_in(agent, tenant).any(|(_, c)| c.held_by(agent, ev.time, grace)))
+        *self.case_held.get_or_insert_with(|| cases.covered(agent, tenant, ev.time, grace))
     }
 
     /// Whether the actor holds a JIT grant valid for the event's tenant at its time.
@@ -93,25 +93,38 @@ impl CaseRecord {
 
     /// Whether `agent` holds this case at `t`, counting an assignment that starts up to `grace`
     /// after `t` (the ticketing system often records it a little after the work starts).
-    pub fn held_by(&self, agent: &str, t: Timestamp, grace: Span) -> bool {
-        if self.closed.is_some_and(|c| c <= t) {
-            return false;
-        }
-        let horizon = t.saturating_add(grace);
-        self.assignments.iter().enumerate().any(|(i, (from, who))| {
-            let until = self.assignments.get(i + 1).map_or(Timestamp::MAX, |(next, _)| *next);
-            who == agent && *from <= horizon && t < until
+    /// The stretches of time each agent held the case: from an assignment until the next one
+    /// (or for good), as (agent, from, until).
+    pub fn stretches(&self) -> impl Iterator<Item = (&SmolStr, Timestamp, Timestamp)> + '_ {
+        self.assignments.iter().enumerate().map(|(i, (from, who))| {
+            (who, *from, self.assignments.get(i + 1).map_or(Timestamp::MAX, |(next, _)| *next))
         })
     }
+}
+
+/// Whether a stretch `[from, until)` of a case closed at `closed` covers work at `t`: the case is
+/// not closed by then, and the assignment is recorded no more than `grace` after the work.
+fn holds(from: Timestamp, until: Timestamp, closed: Option<Timestamp>, t: Timestamp, grace: Span) -> bool {
+    !closed.is_some_and(|c| c <= t) && from <= t.saturating_add(grace) && t < until
+}
+
+/// One stretch of a case held by one agent, with the case's closure copied in, so that "does a
+/// case cover this access" reads the index and nothing else.
+#[derive(Debug, Clone)]
+struct Cover {
+    case: SmolStr,
+    from: Timestamp,
+    until: Timestamp,
+    closed: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(from = "StoredCases")]
 pub struct CaseTable {
     cases: FastMap<SmolStr, CaseRecord>,
-    /// (agent, tenant) -> ids of cases ever assigned to that agent for that tenant (sorted), for
-    /// "does any case cover this access" look-ups that touch only the cases that can: one probe
-    /// per access. Derived from `cases`, so checkpoints leave it out.
+    /// (agent, tenant) -> the stretches in which that agent held a case of that tenant, for "does
+    /// any case cover this access": one probe per access, and no look-up of the cases. Derived
+    /// from `cases` (rewritten for a case whenever it changes), so checkpoints leave it out.
     #[serde(skip)]
     index: CaseIndex,
     /// Closures in time order, so expiry touches only what expires (entries of reopened cases
@@ -130,9 +143,7 @@ impl From<StoredCases> for CaseTable {
     fn from(s: StoredCases) -> CaseTable {
         let mut index = FastMap::default();
         for (id, rec) in &s.cases {
-            for (_, agent) in &rec.assignments {
-                index_add(&mut index, agent, rec.tenant.as_deref().unwrap_or(""), id);
-            }
+            index_case(&mut index, id, rec);
         }
         CaseTable { cases: s.cases, index, closed: s.closed }
     }
@@ -150,47 +161,40 @@ impl hashbrown::Equivalent<(SmolStr, SmolStr)> for Pair<'_> {
 
 impl CaseTable {
     fn apply(&mut self, t: Timestamp, action: &str, c: &crate::event::CaseInfo) {
+        if let Some(rec) = self.cases.get(&c.id) {
+            unindex_case(&mut self.index, &c.id, rec);
+        }
         let rec = self.cases.entry(c.id.clone()).or_default();
         if c.tenant.is_some() && c.tenant != rec.tenant {
-            let old = std::mem::replace(&mut rec.tenant, c.tenant.clone());
-            let agents: BTreeSet<SmolStr> = rec.assignments.iter().map(|(_, a)| a.clone()).collect();
-            for agent in &agents {
-                index_remove(&mut self.index, agent, old.as_deref().unwrap_or(""), &c.id);
-                index_add(&mut self.index, agent, c.tenant.as_deref().unwrap_or(""), &c.id);
-            }
+            rec.tenant = c.tenant.clone();
         }
-        let rec = self.cases.get_mut(&c.id).expect("inserted above");
-        let closing = action == "case.close" || c.status == Some(CaseStatus::Closed);
-        if closing {
+        if action == "case.close" || c.status == Some(CaseStatus::Closed) {
             let at = rec.closed.map_or(t, |old| old.min(t));
             rec.closed = Some(at);
             self.closed.insert((at, c.id.clone()));
-            return;
-        }
-        if action == "case.open" {
-            rec.closed = None;
-        }
-        if let Some(agent) = &c.assignee {
-            if rec.assignee_at(t) != Some(agent.as_str()) {
-                let at = rec.assignments.partition_point(|(from, _)| *from <= t);
-                rec.assignments.insert(at, (t, agent.clone()));
-                let tenant = rec.tenant.clone().unwrap_or_default();
-                index_add(&mut self.index, agent, &tenant, &c.id);
+        } else {
+            if action == "case.open" {
+                rec.closed = None;
+            }
+            if let Some(agent) = &c.assignee {
+                if rec.assignee_at(t) != Some(agent.as_str()) {
+                    let at = rec.assignments.partition_point(|(from, _)| *from <= t);
+                    rec.assignments.insert(at, (t, agent.clone()));
+                }
             }
         }
+        index_case(&mut self.index, &c.id, rec);
     }
 
     pub fn get(&self, id: &str) -> Option<&CaseRecord> {
         self.cases.get(id)
     }
 
-    /// The cases of `tenant` that `agent` was ever assigned, in id order.
-    pub fn of_agent_in<'a>(&'a self, agent: &str, tenant: &str) -> impl Iterator<Item = (&'a str, &'a CaseRecord)> + 'a {
+    /// Whether a case of `tenant` covers work by `agent` at `t` (see [`holds`]).
+    pub fn covered(&self, agent: &str, tenant: &str, t: Timestamp, grace: Span) -> bool {
         self.index
             .get(&Pair(agent, tenant))
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.cases.get(id).map(|c| (id.as_str(), c)))
+            .is_some_and(|covers| covers.iter().any(|c| holds(c.from, c.until, c.closed, t, grace)))
     }
 
     fn expire(&mut self, before: Timestamp) {
@@ -200,9 +204,7 @@ impl CaseTable {
                 continue;
             }
             if let Some(rec) = self.cases.remove(&id) {
-                for (_, agent) in &rec.assignments {
-                    index_remove(&mut self.index, agent, rec.tenant.as_deref().unwrap_or(""), &id);
-                }
+                unindex_case(&mut self.index, &id, &rec);
             }
         }
     }
@@ -212,25 +214,31 @@ impl CaseTable {
     }
 }
 
-type CaseIndex = FastMap<(SmolStr, SmolStr), Vec<SmolStr>>;
+type CaseIndex = FastMap<(SmolStr, SmolStr), Vec<Cover>>;
 
-fn index_add(index: &mut CaseIndex, agent: &str, tenant: &str, id: &str) {
-    let ids = match index.get_mut(&Pair(agent, tenant)) {
-        Some(ids) => ids,
-        None => index.entry((SmolStr::new(agent), SmolStr::new(tenant))).or_default(),
-    };
-    if let Err(at) = ids.binary_search_by(|x| x.as_str().cmp(id)) {
-        ids.insert(at, SmolStr::new(id));
+/// Adds the stretches of case `id` as it now stands.
+fn index_case(index: &mut CaseIndex, id: &SmolStr, rec: &CaseRecord) {
+    let tenant = rec.tenant.as_deref().unwrap_or("");
+    for (agent, from, until) in rec.stretches() {
+        let cover = Cover { case: id.clone(), from, until, closed: rec.closed };
+        match index.get_mut(&Pair(agent, tenant)) {
+            Some(covers) => covers.push(cover),
+            None => {
+                index.insert((agent.clone(), SmolStr::new(tenant)), vec![cover]);
+            }
+        }
     }
 }
 
-fn index_remove(index: &mut CaseIndex, agent: &str, tenant: &str, id: &str) {
-    let Some(ids) = index.get_mut(&Pair(agent, tenant)) else { return };
-    if let Ok(at) = ids.binary_search_by(|x| x.as_str().cmp(id)) {
-        ids.remove(at);
-    }
-    if ids.is_empty() {
-        index.remove(&Pair(agent, tenant));
+/// Removes the stretches of case `id` as `rec` (its state before a change) gave them.
+fn unindex_case(index: &mut CaseIndex, id: &str, rec: &CaseRecord) {
+    let tenant = rec.tenant.as_deref().unwrap_or("");
+    for (agent, _, _) in rec.stretches() {
+        let Some(covers) = index.get_mut(&Pair(agent, tenant)) else { continue };
+        covers.retain(|c| c.case != id);
+        if covers.is_empty() {
+            index.remove(&Pair(agent, tenant));
+        }
     }
 }
 
@@ -381,14 +389,21 @@ mod tests {
         crate::event::CaseInfo { id: id.into(), tenant: tenant.map(Into::into), assignee: assignee.map(Into::into), status: None }
     }
 
-    fn lookup(cases: &CaseTable, agent: &str, tenant: &str) -> Vec<String> {
-        cases.of_agent_in(agent, tenant).map(|(id, _)| id.to_owned()).collect()
+    /// The definition the index must agree with: some case of the tenant, as it stands now, has
+    /// a stretch of `agent` that holds at `t`.
+    fn reference(cases: &CaseTable, agent: &str, tenant: &str, at: Timestamp, grace: Span) -> bool {
+        cases.cases.values().filter(|c| c.tenant.as_deref().unwrap_or("") == tenant).any(|c| held_by(c, agent, at, grace))
     }
 
-    /// Checkpoints leave the (agent, tenant) index out; the restored table rebuilds it and
-    /// answers every look-up as the live one does, after tenant moves, reassignments and expiry.
+    fn held_by(c: &CaseRecord, agent: &str, at: Timestamp, grace: Span) -> bool {
+        c.stretches().any(|(who, from, until)| who == agent && holds(from, until, c.closed, at, grace))
+    }
+
+    /// The (agent, tenant) index answers as the definition does, after tenant moves,
+    /// reassignments, a closure, a reopening and expiry; and checkpoints leave it out, the
+    /// restored table rebuilding it with the same answers.
     #[test]
-    fn restored_case_index_answers_as_the_live_one() {
+    fn case_index_answers_as_the_cases_do_live_and_restored() {
         let mut cases = CaseTable::default();
         cases.apply(t(0), "case.open", &case("CS-2", Some("t1"), Some("ana")));
         cases.apply(t(1), "case.open", &case("CS-1", Some("t1"), Some("ana")));
@@ -397,30 +412,44 @@ mod tests {
         cases.apply(t(4), "case.update", &case("CS-3", Some("t3"), None));
         cases.apply(t(5), "case.close", &case("CS-2", None, None));
         cases.apply(t(6), "case.open", &case("CS-4", None, Some("ana")));
+        cases.apply(t(7), "case.close", &case("CS-5", Some("t1"), None));
+        cases.apply(t(8), "case.open", &case("CS-5", Some("t1"), Some("cy")));
+        cases.apply(t(9), "case.assign", &case("CS-1", None, Some("ana")));
         cases.expire(t(6));
         let json = serde_json::to_string(&cases).unwrap();
         assert!(!json.contains("index"), "{json}");
         let restored: CaseTable = serde_json::from_str(&json).unwrap();
-        for agent in ["ana", "bo", "cy"] {
+        let grace = Span::from_secs(60);
+        let mut held = 0;
+        for agent in ["ana", "bo", "cy", "dee"] {
             for tenant in ["t1", "t2", "t3", ""] {
-                assert_eq!(lookup(&restored, agent, tenant), lookup(&cases, agent, tenant), "{agent} in {tenant:?}");
+                for m in 0..12 {
+                    let at = t(m).saturating_add(Span::from_secs(30));
+                    let want = reference(&cases, agent, tenant, at, grace);
+                    assert_eq!(cases.covered(agent, tenant, at, grace), want, "{agent} in {tenant:?} at {at}");
+                    assert_eq!(restored.covered(agent, tenant, at, grace), want, "restored: {agent} in {tenant:?} at {at}");
+                    held += want as usize;
+                }
             }
         }
-        assert_eq!(lookup(&cases, "ana", "t1"), ["CS-1"], "CS-2 expired; ana keeps CS-1 after handing it on");
-        assert_eq!(lookup(&cases, "bo", "t1"), ["CS-1"]);
-        assert_eq!(lookup(&cases, "cy", "t3"), ["CS-3"], "moved with its tenant");
-        assert!(lookup(&cases, "cy", "t2").is_empty());
-        assert_eq!(lookup(&cases, "ana", ""), ["CS-4"], "no tenant yet");
+        assert!(held > 10, "the grid should hit covered work, {held}");
+        let early = t(0).saturating_add(Span::from_secs(30));
+        assert!(!cases.covered("ana", "t1", early, Span::ZERO), "CS-2 expired, CS-1 not yet ana's");
+        assert!(cases.covered("ana", "t1", early, grace), "CS-1 assigned within the grace");
+        assert!(cases.covered("ana", "t1", t(10), Span::ZERO), "CS-1 back with ana");
+        assert!(cases.covered("cy", "t3", t(5), Span::ZERO), "CS-3 moved with its tenant");
+        assert!(!cases.covered("cy", "t2", t(3), Span::ZERO), "no longer in t2");
+        assert!(cases.covered("cy", "t1", t(8), Span::ZERO), "CS-5 reopened for cy");
     }
 
     #[test]
     fn reassignment_moves_the_case() {
         let c = rec(&[(0, "ana"), (60, "bo")], None);
         let g = Span::from_secs(120);
-        assert!(c.held_by("ana", t(59), g));
-        assert!(!c.held_by("ana", t(61), g));
-        assert!(c.held_by("bo", t(59), g), "within grace before the reassignment");
-        assert!(!c.held_by("bo", t(50), g));
+        assert!(held_by(&c, "ana", t(59), g));
+        assert!(!held_by(&c, "ana", t(61), g));
+        assert!(held_by(&c, "bo", t(59), g), "within grace before the reassignment");
+        assert!(!held_by(&c, "bo", t(50), g));
         assert_eq!(c.assignee_at(t(61)), Some("bo"));
     }
 
@@ -428,8 +457,8 @@ mod tests {
     fn closing_ends_coverage() {
         let c = rec(&[(0, "ana")], Some(30));
         let g = Span::from_secs(120);
-        assert!(c.held_by("ana", t(29), g));
-        assert!(!c.held_by("ana", t(30), g));
+        assert!(held_by(&c, "ana", t(29), g));
+        assert!(!held_by(&c, "ana", t(30), g));
     }
 
     #[test]
