@@ -54,7 +54,12 @@ fn put<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
 }
 
 impl<'a> Scan<'a> {
+    /// Skips whitespace. Producers send compact JSON, so the first byte usually ends it.
+    #[inline(always)]
     fn ws(&mut self) {
+        if self.bytes.get(self.at).is_some_and(|c| *c > b' ') {
+            return;
+        }
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
             self.at += 1;
         }
