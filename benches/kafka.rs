@@ -30,8 +30,9 @@
 //! - alert latency, p50/p99/max: arrival at a reader of the alert topic minus the produce time of
 //!   the alert's completing event (the last of its `event_ids`), split in three: the event-time
 //!   hold, then until casewatch produced the alert (its `detected_at`), then until the reader had
-//!   it. Every alert is held until the slowest partition is `lateness + grace` (2m + 2m by default;
-//!   `--lateness` and `--grace` set them) past it in event time; the hold ends when the event that
+//!   it. An alert is held until the slowest partition is `lateness` past it in event time
+//!   (`lateness + grace` for the rules that consult the case and grant tables; 2m and 2m by
+//!   default, `--lateness` and `--grace` set them); the hold ends when the event that
 //!   takes it there is produced, so in wall time it depends on how fast event time goes by at the
 //!   produce rate.
 //!
@@ -55,9 +56,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use casewatch::detect::Detector;
 use casewatch::engine::EngineConfig;
 use casewatch::event::Event;
 use casewatch::kafka::source::partition_count;
+use casewatch::rules::RuleSet;
 use casewatch::synth;
 use casewatch::time::{Span, Timestamp};
 use clap::Parser;
@@ -154,7 +157,10 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     let alerts = reader.join().expect("alert reader");
     let samples = sampler.join().expect("metrics sampler");
-    report(&args, &stream, &produced, &samples, &alerts, &cpu);
+    let rule_set = RuleSet::load_dir(&rules).expect("bench rules");
+    let context_rules: Vec<String> =
+        rule_set.rules.iter().filter(|r| Detector::new(&r.rule).needs_context()).map(|r| r.rule.id.clone()).collect();
+    report(&args, &stream, &produced, &samples, &alerts, &cpu, &context_rules);
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -387,6 +393,7 @@ struct Arrival {
     detected_ms: f64,
     time: Timestamp,
     completing: String,
+    rule: String,
 }
 
 /// Reads the alert topic from the beginning until `stop`.
@@ -412,7 +419,8 @@ fn read_alerts(brokers: String, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Arrival
             let stamp = |field: &str| alert[field].as_str().and_then(|t| Timestamp::parse(t).ok()).expect("alert times");
             let (time, detected_ms) = (stamp("time"), stamp("detected_at").nanos() as f64 / 1e6);
             let completing = alert["event_ids"].as_array().and_then(|ids| ids.last()).and_then(|id| id.as_str());
-            alerts.push(Arrival { at_ms, detected_ms, time, completing: completing.expect("alert event ids").to_string() });
+            let rule = alert["rule"].as_str().expect("alert rule").to_string();
+            alerts.push(Arrival { at_ms, detected_ms, time, completing: completing.expect("alert event ids").to_string(), rule });
         }
         alerts
     })
@@ -474,10 +482,13 @@ fn describe(v: &mut [f64]) -> String {
     format!("p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms", quantile(v, 0.5), quantile(v, 0.99), v[v.len() - 1])
 }
 
-fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant, u64)], alerts: &[Arrival], cpu: &Cpu) {
+fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant, u64)], alerts: &[Arrival], cpu: &Cpu, context_rules: &[String]) {
     let n = stream.lines.len();
     let engine = args.engine();
+    // casewatch run releases an alert once the watermark passes it, or `grace` later for the
+    // rules that consult the case and grant tables.
     let hold = Span::from_nanos(engine.lateness.nanos() + engine.grace.nanos());
+    let hold_of = |rule: &str| if context_rules.iter().any(|r| r == rule) { hold } else { engine.lateness };
     let mut pacing = args.rate.map_or("unpaced".to_string(), |r| format!("paced at {r} events/s"));
     if args.backlog {
         pacing += ", all produced before casewatch started";
@@ -525,6 +536,7 @@ fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant
         let produced_at = produced.at_ms[i] as f64;
         total.push(a.at_ms - produced_at);
         // The first message after which the slowest partition is past the alert time + hold.
+        let hold = hold_of(&a.rule);
         let release = watermark.partition_point(|w| w.saturating_sub(hold) <= a.time);
         if let Some(&released_at) = produced.at_ms.get(release) {
             held.push(released_at as f64 - produced_at);
@@ -534,7 +546,11 @@ fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant
     }
     println!("alerts: {} arrived while streaming", alerts.len());
     println!("latency, alert arrival minus produce time of its completing event: {}", describe(&mut total));
-    println!("  of which event-time hold (until the event that takes every partition {hold} past the alert is produced): {}", describe(&mut held));
+    println!(
+        "  of which event-time hold (until the event that takes every partition {} past the alert is produced, {hold} for the rules that consult the case and grant tables): {}",
+        engine.lateness,
+        describe(&mut held)
+    );
     println!("  then until casewatch produced the alert (`detected_at`; broker fetch, casewatch): {}", describe(&mut processed));
     println!("  then until the reader had it (alert delivery, broker, reader): {}", describe(&mut delivered));
     if let (Some(lo), Some(hi)) = (stream.times.iter().min(), stream.times.iter().max()) {

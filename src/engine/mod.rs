@@ -5,7 +5,8 @@
 //! tables; then every rule whose filter it passes sees it, in rule-id order. Rules that consult
 //! the context tables see it only `grace` later, so a case assignment or grant recorded a little
 //! after the access still counts. Alerts are held until no earlier alert can appear and are then
-//! emitted sorted by (time, identity, rule).
+//! emitted sorted by (time, identity, rule); or, with [`Engine::prompt_alerts`] (streams), those
+//! of rules that need no context tables go out as soon as they are found.
 //!
 //! The engine does no I/O and reads no clock. Replay and Kafka feed the same engine.
 
@@ -181,6 +182,9 @@ pub struct Engine {
     waiting: Vec<u32>,
     next_seq: u64,
     pending: Vec<Alert>,
+    /// With [`Engine::prompt_alerts`]: alerts of rules that do not consult the context tables,
+    /// released at the end of the `advance` that found them.
+    ready: Option<Vec<Alert>>,
     watermark: Timestamp,
     /// The newest event time accepted so far.
     newest: Timestamp,
@@ -267,12 +271,23 @@ impl Engine {
             waiting: Vec::new(),
             next_seq: 0,
             pending: Vec::new(),
+            ready: None,
             watermark: Timestamp::MIN,
             newest: Timestamp::MIN,
             last_sweep: Timestamp::MIN,
             stats: Stats::default(),
             scratch: Vec::new(),
         }
+    }
+
+    /// Releases the alerts of rules that do not consult the context tables as soon as they are
+    /// found, instead of holding them for the grace period so that the output comes out sorted.
+    /// The alerts are the same; only their order changes (and they come `grace` sooner in wall
+    /// time). For streams, where consumers key alerts by identity and order them by their
+    /// times; replay keeps the sorted output.
+    pub fn prompt_alerts(mut self) -> Engine {
+        self.ready = Some(Vec::new());
+        self
     }
 
     pub fn config(&self) -> &EngineConfig {
@@ -355,7 +370,8 @@ impl Engine {
             }
             rule.detector.on_event(&ev, &mut view, &mut findings);
             for f in findings.drain(..) {
-                Self::emit(&mut self.rules[i as usize], &mut self.stats, &mut self.pending, &ev, f);
+                let to = self.ready.as_mut().unwrap_or(&mut self.pending);
+                Self::emit(&mut self.rules[i as usize], &mut self.stats, to, &ev, f);
             }
         }
         self.scratch = findings;
@@ -384,7 +400,7 @@ impl Engine {
         }
     }
 
-    fn emit(rule: &mut CompiledRule, stats: &mut Stats, pending: &mut Vec<Alert>, ev: &Event, f: Finding) {
+    fn emit(rule: &mut CompiledRule, stats: &mut Stats, to: &mut Vec<Alert>, ev: &Event, f: Finding) {
         let key = if rule.suppress.by.is_empty() { None } else { group_key(ev, &rule.suppress.by) };
         let key = key.map_or_else(|| f.identity.clone(), |k| k.into_owned());
         if rule.quiet_until.get(&key).is_some_and(|until| ev.time < *until) {
@@ -394,7 +410,7 @@ impl Engine {
         rule.quiet_until.insert(key, ev.time.saturating_add(rule.suppress.window));
         *stats.alerts.entry(rule.id.clone()).or_default() += 1;
         let id = Alert::compute_id(&rule.id, &f.identity, ev.time, &f.event_ids);
-        pending.push(Alert {
+        to.push(Alert {
             id,
             rule: rule.id.clone(),
             category: rule.category,
@@ -412,8 +428,12 @@ impl Engine {
         });
     }
 
-    /// Emits held alerts older than `before`, sorted.
+    /// Emits the prompt alerts (see [`Engine::prompt_alerts`]), then the held alerts older than
+    /// `before`, sorted.
     fn release(&mut self, before: Timestamp, out: &mut Vec<Alert>) {
+        if let Some(ready) = &mut self.ready {
+            out.append(ready);
+        }
         if self.pending.is_empty() {
             return;
         }
@@ -466,7 +486,7 @@ impl Engine {
                     (d.due, d.seq, (*d.event).clone(), ids)
                 })
                 .collect(),
-            pending: self.pending.clone(),
+            pending: self.pending.iter().chain(self.ready.iter().flatten()).cloned().collect(),
             quiet_until: self
                 .rules
                 .iter()

@@ -153,6 +153,43 @@ fn a_checkpoint_restored_mid_stream_changes_nothing() {
     }
 }
 
+/// Prompt alerts: the same alerts as the sorted output, but those of rules that need no context
+/// tables leave at the `advance` that finds them, while off-case and JIT alerts still wait for
+/// the grace period.
+#[test]
+fn prompt_alerts_are_the_same_alerts_sooner() {
+    let events = scenario_events();
+    let pack = pack();
+    let cfg = EngineConfig::default();
+    let sorted = run(&mut Engine::new(&pack, cfg), events.clone());
+    let context_rules: Vec<&str> = pack
+        .rules
+        .iter()
+        .filter(|r| Detector::new(&r.rule).needs_context())
+        .map(|r| r.rule.id.as_str())
+        .collect();
+    assert_eq!(context_rules.len(), 5, "{context_rules:?}");
+    let mut engine = Engine::new(&pack, cfg).prompt_alerts();
+    let (mut out, mut all, mut sooner) = (Vec::new(), Vec::new(), 0);
+    for e in events {
+        engine.push_and_advance(e, &mut out);
+        for a in out.drain(..) {
+            // Found once the watermark passes the alert; held ones leave `grace` after that.
+            let behind = engine.watermark().since(a.time);
+            if context_rules.contains(&a.rule.as_str()) {
+                assert!(behind >= cfg.grace, "{} left only {behind} after its time", a.rule);
+            } else if behind < cfg.grace {
+                sooner += 1;
+            }
+            all.push(a);
+        }
+    }
+    engine.finish(&mut all);
+    assert!(sooner > 5, "alerts of rules without context should leave before the grace, {sooner}");
+    all.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    assert_eq!(all, sorted);
+}
+
 /// Sweeps only free memory: sweeping at every event or once a day gives the same alerts.
 #[test]
 fn sweep_cadence_never_changes_alerts() {

@@ -116,6 +116,8 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
         }
         None => (Engine::new(rules, cfg.engine), Offsets::new()),
     };
+    // Alerts that need no context tables go out as soon as they are found, `grace` sooner.
+    let engine = engine.prompt_alerts();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let producer: FutureProducer = cfg.kafka.producer_config()?.create()?;
     let assignment = Arc::new(Mutex::new(Assignment { resume: resume.clone(), ..Assignment::default() }));
