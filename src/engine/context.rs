@@ -91,8 +91,6 @@ impl CaseRecord {
         self.assignments.iter().rev().find(|(from, _)| *from <= t).map(|(_, a)| a.as_str())
     }
 
-    /// Whether `agent` holds this case at `t`, counting an assignment that starts up to `grace`
-    /// after `t` (the ticketing system often records it a little after the work starts).
     /// The stretches of time each agent held the case: from an assignment until the next one
     /// (or for good), as (agent, from, until).
     pub fn stretches(&self) -> impl Iterator<Item = (&SmolStr, Timestamp, Timestamp)> + '_ {
@@ -103,7 +101,8 @@ impl CaseRecord {
 }
 
 /// Whether a stretch `[from, until)` of a case closed at `closed` covers work at `t`: the case is
-/// not closed by then, and the assignment is recorded no more than `grace` after the work.
+/// not closed by then, and the stretch has begun, counting an assignment recorded up to `grace`
+/// after the work (the ticketing system often records it a little after the work starts).
 fn holds(from: Timestamp, until: Timestamp, closed: Option<Timestamp>, t: Timestamp, grace: Span) -> bool {
     !closed.is_some_and(|c| c <= t) && from <= t.saturating_add(grace) && t < until
 }

@@ -102,22 +102,20 @@ struct Deferred {
 }
 
 /// The distinct lists of rule indices that events wait for, each stored once: a pack has few
-/// (subsets of one action's rules), and a deferred event then carries a number, not a list.
+/// (subsets of one action's context rules, found by a scan), and a deferred event then carries
+/// a number, not a list.
 #[derive(Default)]
 struct RuleLists {
     lists: Vec<Box<[u32]>>,
-    ids: FastMap<Box<[u32]>, u32>,
 }
 
 impl RuleLists {
     fn id(&mut self, rules: &[u32]) -> u32 {
-        if let Some(&id) = self.ids.get(rules) {
-            return id;
-        }
-        let id = self.lists.len() as u32;
-        self.lists.push(rules.into());
-        self.ids.insert(rules.into(), id);
-        id
+        let at = self.lists.iter().position(|l| **l == *rules).unwrap_or_else(|| {
+            self.lists.push(rules.into());
+            self.lists.len() - 1
+        });
+        at as u32
     }
 
     fn get(&self, id: u32) -> &[u32] {

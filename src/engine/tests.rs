@@ -128,12 +128,18 @@ fn scenario_events() -> Vec<Event> {
     synth::generate(&p).lines.iter().map(|l| Event::decode(l).unwrap()).collect()
 }
 
+/// The scenario's events, the shipped pack, and the pack's alerts for one uninterrupted run with
+/// the default settings: what the tests below compare against.
+fn scenario() -> (Vec<Event>, RuleSet, Vec<Alert>) {
+    let (events, pack) = (scenario_events(), pack());
+    let whole = run(&mut Engine::new(&pack, EngineConfig::default()), events.clone());
+    (events, pack, whole)
+}
+
 #[test]
 fn a_checkpoint_restored_mid_stream_changes_nothing() {
-    let events = scenario_events();
-    let pack = pack();
+    let (events, pack, whole) = scenario();
     let cfg = EngineConfig::default();
-    let whole = run(&mut Engine::new(&pack, cfg), events.clone());
     assert!(whole.len() > 10, "the scenario should raise alerts, got {}", whole.len());
 
     for cut in [events.len() / 3, events.len() * 2 / 3] {
@@ -158,10 +164,8 @@ fn a_checkpoint_restored_mid_stream_changes_nothing() {
 /// the grace period.
 #[test]
 fn prompt_alerts_are_the_same_alerts_sooner() {
-    let events = scenario_events();
-    let pack = pack();
+    let (events, pack, sorted) = scenario();
     let cfg = EngineConfig::default();
-    let sorted = run(&mut Engine::new(&pack, cfg), events.clone());
     let context_rules: Vec<&str> = pack
         .rules
         .iter()
@@ -193,9 +197,7 @@ fn prompt_alerts_are_the_same_alerts_sooner() {
 /// Sweeps only free memory: sweeping at every event or once a day gives the same alerts.
 #[test]
 fn sweep_cadence_never_changes_alerts() {
-    let events = scenario_events();
-    let pack = pack();
-    let whole = run(&mut Engine::new(&pack, EngineConfig::default()), events.clone());
+    let (events, pack, whole) = scenario();
     for every in [Span::from_nanos(1), Span::from_secs(86_400)] {
         let cfg = EngineConfig { sweep_every: every, ..EngineConfig::default() };
         assert_eq!(run(&mut Engine::new(&pack, cfg), events.clone()), whole, "sweep every {every}");

@@ -50,13 +50,6 @@ impl<R: BufRead> BoundedLines<R> {
                 None => (chunk, None),
             };
             len += part.len();
-            if found.is_some() && buf.is_empty() && part.len() <= self.limit + 1 {
-                // The usual case: the whole line is in the reader's buffer, copied once.
-                buf = part.to_vec();
-                let used = part.len() + 1;
-                self.reader.consume(used);
-                break;
-            }
             let room = (self.limit + 1).max(HEAD).saturating_sub(buf.len());
             buf.extend_from_slice(&part[..part.len().min(room)]);
             let used = found.map_or(part.len(), |i| i + 1);
