@@ -15,26 +15,28 @@
 //! fetch from the middle of a stored batch; nothing here needs one, since every reader starts at
 //! the beginning and reads on (a restart from a checkpoint would, hence the tests' one message per
 //! batch). Tansu holds every fetch for the consumer's full `fetch.wait.max.ms`, data or not, so
-//! casewatch's consumers and the alert reader set it to 10 ms. Every fetch also lists every batch
+//! casewatch's consumers and the alert reader set it to 3 ms. Every fetch also lists every batch
 //! stored in the partition, so the broker's CPU per event grows with the number of batches: the
 //! bench producer lingers 20 ms (`--linger-ms`) to send fewer, larger ones (at 20k events/s, 5 ms
 //! gave about 35 us of broker CPU per event, 20 ms about 23).
 //!
-//! Rules: the shipped pack plus one bench rule that reports every privileged action (once an hour
-//! per identity), because the benign bench stream gives the shipped rules almost nothing to say
-//! (one alert in 1.1M events) and latency needs alerts. Reported:
+//! Rules: the shipped pack plus one bench rule that reports every privileged action (a `match`
+//! rule without suppression, so decided on arrival), because the benign bench stream gives the
+//! shipped rules almost nothing to say (one alert in 1.1M events) and latency needs alerts.
+//! Reported:
 //!
 //! - produced events/s: first send to the last acknowledgement;
 //! - consumed events/s: casewatch's own count of messages read (`casewatch_events_in_total`,
 //!   which it publishes once a second; sampled here every 50 ms), from its first to its last change;
-//! - alert latency, p50/p99/max: arrival at a reader of the alert topic minus the produce time of
-//!   the alert's completing event (the last of its `event_ids`), split in three: the event-time
-//!   hold, then until casewatch produced the alert (its `detected_at`), then until the reader had
-//!   it. An alert is held until the slowest partition is `lateness` past it in event time
-//!   (`lateness + grace` for the rules that consult the case and grant tables; 2m and 2m by
-//!   default, `--lateness` and `--grace` set them); the hold ends when the event that
-//!   takes it there is produced, so in wall time it depends on how fast event time goes by at the
-//!   produce rate.
+//! - alert latency, p50/p99/max, for the alerts decided on arrival and for the others apart:
+//!   arrival at a reader of the alert topic minus the produce time of the alert's completing
+//!   event (the last of its `event_ids`), split in three: the event-time hold, then until
+//!   casewatch produced the alert (its `detected_at`), then until the reader had it. An alert
+//!   decided on arrival is not held; the others are held until the slowest partition is
+//!   `lateness` past them in event time (`lateness + grace` for the rules that consult the case
+//!   and grant tables; 2m and 2m by default, `--lateness` and `--grace` set them). The hold ends
+//!   when the event that takes the watermark there is produced, so in wall time it depends on how
+//!   fast event time goes by at the produce rate.
 //!
 //! Alerts that complete in the last 4 minutes of event time wait for events that never come; the
 //! run is stopped with SIGTERM, so they are not counted.
@@ -56,8 +58,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use casewatch::detect::Detector;
-use casewatch::engine::EngineConfig;
+use casewatch::engine::{Decided, EngineConfig};
 use casewatch::event::Event;
 use casewatch::kafka::source::partition_count;
 use casewatch::rules::RuleSet;
@@ -76,17 +77,18 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const TOPICS: [&str; 3] = ["audit:4", "casewatch-alerts:2", "casewatch-dead-letter:1"];
 /// librdkafka settings for tansu (see the module comment), for casewatch and the bench's clients.
 const ONE_REQUEST_AT_A_TIME: (&str, &str) = ("max.in.flight.requests.per.connection", "1");
-const SHORT_FETCH_WAIT: (&str, &str) = ("fetch.wait.max.ms", "10");
+const SHORT_FETCH_WAIT: (&str, &str) = ("fetch.wait.max.ms", "3");
 /// Added to the shipped rules so that the benign stream gives alerts to time: about one in 300
 /// events is a privileged action.
 const BENCH_RULE: &str = r#"
 id: bench.privileged_action
 title: Privileged action (bench marker)
-description: Every privileged action, once an hour per identity; gives the bench alerts to time.
+description: Every privileged action, decided on arrival; gives the bench alerts to time.
 severity: low
 category: privilege
 filter:
   action: [account.unlock, password.reset, mfa.reset, role.assign]
+suppress: {window: 0s}
 detect: match
 "#;
 /// How long casewatch may go without reading a message before the bench gives up.
@@ -158,9 +160,8 @@ fn main() {
     let alerts = reader.join().expect("alert reader");
     let samples = sampler.join().expect("metrics sampler");
     let rule_set = RuleSet::load_dir(&rules).expect("bench rules");
-    let context_rules: Vec<String> =
-        rule_set.rules.iter().filter(|r| Detector::new(&r.rule).needs_context()).map(|r| r.rule.id.clone()).collect();
-    report(&args, &stream, &produced, &samples, &alerts, &cpu, &context_rules);
+    let decided: HashMap<String, Decided> = rule_set.rules.iter().map(|r| (r.rule.id.clone(), Decided::of(&r.rule))).collect();
+    report(&args, &stream, &produced, &samples, &alerts, &cpu, &decided);
     drop(broker);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -397,23 +398,37 @@ struct Arrival {
 }
 
 /// Reads the alert topic from the beginning until `stop`.
+/// Reads the alert topic from the beginning until `stop`; returns once it has reached the end of
+/// every partition, so that the latency of the first alerts is not its own start-up.
 fn read_alerts(brokers: String, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Arrival>> {
-    std::thread::spawn(move || {
+    let (ready, started) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &brokers)
             .set("group.id", "casewatch-bench-reader")
             .set(SHORT_FETCH_WAIT.0, SHORT_FETCH_WAIT.1)
             .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
             .create()
             .expect("alert reader");
         let mut tpl = TopicPartitionList::new();
-        for p in 0..partition_count(consumer.client(), "casewatch-alerts").expect("alert topic") {
+        let partitions = partition_count(consumer.client(), "casewatch-alerts").expect("alert topic");
+        for p in 0..partitions {
             tpl.add_partition_offset("casewatch-alerts", p, Offset::Beginning).expect("partition");
         }
         consumer.assign(&tpl).expect("assign alert partitions");
-        let mut alerts = Vec::new();
+        let (mut alerts, mut at_end) = (Vec::new(), std::collections::HashSet::new());
         while !stop.load(Ordering::Relaxed) {
-            let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) else { continue };
+            let m = match consumer.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => m,
+                Some(Err(KafkaError::PartitionEOF(p))) => {
+                    if at_end.insert(p) && at_end.len() == partitions as usize {
+                        let _ = ready.send(());
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
             let at_ms = unix_ms();
             let alert: serde_json::Value = serde_json::from_slice(m.payload().unwrap_or_default()).expect("alert JSON");
             let stamp = |field: &str| alert[field].as_str().and_then(|t| Timestamp::parse(t).ok()).expect("alert times");
@@ -423,7 +438,9 @@ fn read_alerts(brokers: String, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Arrival
             alerts.push(Arrival { at_ms, detected_ms, time, completing: completing.expect("alert event ids").to_string(), rule });
         }
         alerts
-    })
+    });
+    started.recv_timeout(STALL).expect("alert reader reached the end of the alert topic");
+    reader
 }
 
 /// Samples casewatch's count of messages read every 50 ms; returns (when, count) at each change.
@@ -482,13 +499,39 @@ fn describe(v: &mut [f64]) -> String {
     format!("p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms", quantile(v, 0.5), quantile(v, 0.99), v[v.len() - 1])
 }
 
-fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant, u64)], alerts: &[Arrival], cpu: &Cpu, context_rules: &[String]) {
+/// Latencies of a set of alerts, in ms: in all, and its three parts.
+#[derive(Default)]
+struct Latencies {
+    alerts: usize,
+    total: Vec<f64>,
+    held: Vec<f64>,
+    processed: Vec<f64>,
+    delivered: Vec<f64>,
+}
+
+impl Latencies {
+    fn print(&mut self, what: &str) {
+        if self.alerts == 0 {
+            return;
+        }
+        println!("{what}, {} alerts: latency, alert arrival minus produce time of its completing event: {}", self.alerts, describe(&mut self.total));
+        println!("  of which event-time hold: {}", describe(&mut self.held));
+        println!("  then until casewatch produced the alert (`detected_at`; broker fetch, casewatch): {}", describe(&mut self.processed));
+        println!("  then until the reader had it (alert delivery, broker, reader): {}", describe(&mut self.delivered));
+    }
+}
+
+fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant, u64)], alerts: &[Arrival], cpu: &Cpu, decided: &HashMap<String, Decided>) {
     let n = stream.lines.len();
     let engine = args.engine();
-    // casewatch run releases an alert once the watermark passes it, or `grace` later for the
-    // rules that consult the case and grant tables.
+    // casewatch run decides an alert on arrival, or once the watermark passes it, or `grace`
+    // later for the rules that consult the case and grant tables.
     let hold = Span::from_nanos(engine.lateness.nanos() + engine.grace.nanos());
-    let hold_of = |rule: &str| if context_rules.iter().any(|r| r == rule) { hold } else { engine.lateness };
+    let hold_of = |rule: &str| match decided.get(rule) {
+        Some(Decided::OnArrival) => Span::ZERO,
+        Some(Decided::AfterGrace) => hold,
+        _ => engine.lateness,
+    };
     let mut pacing = args.rate.map_or("unpaced".to_string(), |r| format!("paced at {r} events/s"));
     if args.backlog {
         pacing += ", all produced before casewatch started";
@@ -530,29 +573,31 @@ fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant
             }
         })
         .collect();
-    let (mut total, mut held, mut processed, mut delivered) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut on_arrival, mut held) = (Latencies::default(), Latencies::default());
     for a in alerts {
         let Some(&i) = stream.index.get(a.completing.as_str()) else { continue };
         let produced_at = produced.at_ms[i] as f64;
-        total.push(a.at_ms - produced_at);
-        // The first message after which the slowest partition is past the alert time + hold.
         let hold = hold_of(&a.rule);
-        let release = watermark.partition_point(|w| w.saturating_sub(hold) <= a.time);
+        let l = if hold == Span::ZERO { &mut on_arrival } else { &mut held };
+        l.alerts += 1;
+        l.total.push(a.at_ms - produced_at);
+        // The first message after which the slowest partition is past the alert time + hold.
+        let release = match hold {
+            Span::ZERO => i,
+            _ => watermark.partition_point(|w| w.saturating_sub(hold) <= a.time),
+        };
         if let Some(&released_at) = produced.at_ms.get(release) {
-            held.push(released_at as f64 - produced_at);
-            processed.push(a.detected_ms - released_at as f64);
+            l.held.push(released_at as f64 - produced_at);
+            l.processed.push(a.detected_ms - released_at as f64);
         }
-        delivered.push(a.at_ms - a.detected_ms);
+        l.delivered.push(a.at_ms - a.detected_ms);
     }
     println!("alerts: {} arrived while streaming", alerts.len());
-    println!("latency, alert arrival minus produce time of its completing event: {}", describe(&mut total));
-    println!(
-        "  of which event-time hold (until the event that takes every partition {} past the alert is produced, {hold} for the rules that consult the case and grant tables): {}",
-        engine.lateness,
-        describe(&mut held)
-    );
-    println!("  then until casewatch produced the alert (`detected_at`; broker fetch, casewatch): {}", describe(&mut processed));
-    println!("  then until the reader had it (alert delivery, broker, reader): {}", describe(&mut delivered));
+    on_arrival.print("decided on arrival");
+    held.print(&format!(
+        "held (until the event that takes every partition {} past the alert is produced, {hold} for the rules that consult the case and grant tables)",
+        engine.lateness
+    ));
     if let (Some(lo), Some(hi)) = (stream.times.iter().min(), stream.times.iter().max()) {
         let speedup = hi.since(*lo).as_secs_f64() / secs;
         println!(

@@ -307,6 +307,38 @@ fn poison_messages_go_to_the_dead_letter_topic_offsets_move_on_and_metrics_count
     }
 }
 
+/// A `match` rule without suppression decides on arrival: its alert reaches the alert topic
+/// although no later event ever moves the watermark past the event.
+#[test]
+fn alerts_decided_on_arrival_do_not_wait_for_the_watermark() {
+    let broker = Broker::start("arrival", &["audit:1", "casewatch-alerts:1", "casewatch-dead-letter:1"]);
+    let rules = broker.dir.join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    let rule = "id: t.every_reset\ntitle: every password reset\ndescription: test\nseverity: low\n\
+                category: privilege\nsuppress: {window: 0s}\nfilter: {action: password.reset}\ndetect: match\n";
+    std::fs::write(rules.join("every_reset.yaml"), rule).unwrap();
+    let line = r#"{"id":"r-1","time":"2026-11-02T10:00:00Z","action":"password.reset","actor":{"id":"agent:ana","type":"support"},"target":{"tenant":"t-1","account":"u@t-1"}}"#;
+    broker.send(&write_lines(&broker.dir, "reset.ndjson", &[line.to_string()]), "audit");
+    let mut args = broker.run_args(&[]);
+    let at = args.iter().position(|a| a == "--rules").unwrap() + 1;
+    args[at] = rules.to_string_lossy().into_owned();
+    let log = std::fs::File::create(broker.dir.join("spawned.log")).unwrap();
+    let mut child = Command::new(BIN).args(&args).env("CASEWATCH_LOG", "info").stderr(log).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let alerts = loop {
+        let alerts = broker.tail("casewatch-alerts", false);
+        if !alerts.is_empty() || Instant::now() > deadline {
+            break alerts;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    terminate(&mut child);
+    assert_eq!(alerts.len(), 1, "{alerts:?}\n{}", broker.spawned_log());
+    let alert = &alerts[0];
+    assert_eq!(alert["rule"], "t.every_reset", "{alert}");
+    assert_eq!(alert["event_ids"], serde_json::json!(["r-1"]), "{alert}");
+}
+
 /// The whole HTTP response to a GET of `path`; empty if the endpoint is not (yet) there.
 fn http_get(addr: &str, path: &str) -> String {
     use std::io::{Read, Write};

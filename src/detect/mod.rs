@@ -14,10 +14,10 @@ use crate::event::{Event, Field, Value};
 use crate::rules::model::{Detect, Rule};
 use crate::time::{Span, Timestamp};
 
-pub use baseline::Baseline;
+pub use baseline::{Baseline, BaselineState};
 pub use context_checks::{JitCheck, OffCaseCheck};
-pub use sequence::Sequence;
-pub use window::{Window, WindowKind};
+pub use sequence::{Sequence, SequenceState};
+pub use window::{Window, WindowKind, WindowState};
 
 /// What a detector found; the engine turns it into an alert.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +66,12 @@ impl Detector {
     /// event for the context grace before showing it.
     pub fn needs_context(&self) -> bool {
         matches!(self, Detector::OffCase(_) | Detector::Jit(_))
+    }
+
+    /// Whether the detector keeps no state and reads no context table: its finding for an event
+    /// rests on that event alone.
+    pub fn is_stateless(&self) -> bool {
+        matches!(self, Detector::Match { .. })
     }
 
     /// Shows the detector one event; `view` answers its questions about the context tables.
@@ -131,19 +137,22 @@ impl Detector {
         }
     }
 
-    /// The detector's state (not its settings), for checkpoints.
-    pub fn save(&self) -> serde_json::Value {
-        let v = match self {
-            Detector::Match { .. } | Detector::OffCase(_) | Detector::Jit(_) => Ok(serde_json::Value::Null),
-            Detector::Window(d) => serde_json::to_value(&d.state),
-            Detector::Baseline(d) => serde_json::to_value(&d.state),
-            Detector::Sequence(d) => serde_json::to_value(&d.state),
-        };
-        v.unwrap_or_default()
+    /// A copy of the detector's state (not its settings), for checkpoints.
+    pub fn save(&self) -> SavedState {
+        match self {
+            Detector::Match { .. } | Detector::OffCase(_) | Detector::Jit(_) => SavedState::None,
+            Detector::Window(d) => SavedState::Window(d.state.clone()),
+            Detector::Baseline(d) => SavedState::Baseline(d.state.clone()),
+            Detector::Sequence(d) => SavedState::Sequence(d.state.clone()),
+        }
     }
 
     /// Replaces the state with a saved one.
-    pub fn load(&mut self, v: serde_json::Value) -> Result<(), serde_json::Error> {
+    pub fn load(&mut self, saved: SavedState) -> Result<(), serde_json::Error> {
+        let v = match saved {
+            SavedState::Json(v) => v,
+            typed => serde_json::to_value(typed)?,
+        };
         match self {
             Detector::Match { .. } | Detector::OffCase(_) | Detector::Jit(_) => {}
             Detector::Window(d) => d.state = serde_json::from_value(v)?,
@@ -159,6 +168,36 @@ impl Detector {
             Detector::Sequence(d) => d.actions(),
             _ => None,
         }
+    }
+}
+
+/// A detector's state in a checkpoint. Taken from a running engine it is a typed copy, cheap
+/// enough for the run loop, serialised later on a writer thread; read back it is JSON, since
+/// which type it is follows from the rule it belongs to.
+#[derive(Debug, Clone)]
+pub enum SavedState {
+    None,
+    Window(WindowState),
+    Baseline(BaselineState),
+    Sequence(SequenceState),
+    Json(serde_json::Value),
+}
+
+impl serde::Serialize for SavedState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SavedState::None => s.serialize_unit(),
+            SavedState::Window(v) => v.serialize(s),
+            SavedState::Baseline(v) => v.serialize(s),
+            SavedState::Sequence(v) => v.serialize(s),
+            SavedState::Json(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SavedState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(d).map(SavedState::Json)
     }
 }
 

@@ -57,8 +57,16 @@ pub struct Ingest {
 /// The serializable form of [`Ingest`], for checkpoints.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct IngestState {
-    queued: Vec<Event>,
+    queued: Vec<Arc<Event>>,
     seen: Vec<(SmolStr, Timestamp)>,
+}
+
+impl IngestState {
+    /// In (time, id) order, so that the same state always serialises to the same bytes.
+    pub fn sort(&mut self) {
+        self.queued.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        self.seen.sort();
+    }
 }
 
 impl Ingest {
@@ -97,17 +105,16 @@ impl Ingest {
         self.seen.len()
     }
 
+    /// A copy for a checkpoint (events shared), in no particular order; see [`IngestState::sort`].
     pub fn save(&self) -> IngestState {
-        let mut queued: Vec<Event> = self.queue.iter().map(|q| (*q.1).clone()).collect();
-        queued.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
-        let mut seen: Vec<(SmolStr, Timestamp)> = self.seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
-        seen.sort();
+        let queued = self.queue.iter().map(|q| q.1.clone()).collect();
+        let seen = self.seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
         IngestState { queued, seen }
     }
 
     pub fn load(state: IngestState) -> Self {
         Ingest {
-            queue: state.queued.into_iter().map(|e| Queued(e.time, Arc::new(e))).collect(),
+            queue: state.queued.into_iter().map(|e| Queued(e.time, e)).collect(),
             seen: state.seen.into_iter().collect(),
         }
     }

@@ -4,9 +4,14 @@
 //! grace period and are due before `t` run first; then the event updates the case and grant
 //! tables; then every rule whose filter it passes sees it, in rule-id order. Rules that consult
 //! the context tables see it only `grace` later, so a case assignment or grant recorded a little
-//! after the access still counts. Alerts are held until no earlier alert can appear and are then
-//! emitted sorted by (time, identity, rule); or, with [`Engine::prompt_alerts`] (streams), those
-//! of rules that need no context tables go out as soon as they are found.
+//! after the access still counts.
+//!
+//! A rule whose decision rests on the event alone (`match` without suppression) decides when the
+//! event is accepted, before the reorder buffer: no event that arrives later can change it.
+//!
+//! Alerts are held until no earlier alert can appear and are then emitted sorted by (time,
+//! identity, rule); or, with [`Engine::prompt_alerts`] (streams), all but those of rules that
+//! consult the context tables go out as soon as they are found.
 //!
 //! The engine does no I/O and reads no clock. Replay and Kafka feed the same engine.
 
@@ -15,7 +20,7 @@ pub mod context;
 pub mod ingest;
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::collections::{FastMap, OrderedQueue};
 use std::sync::Arc;
@@ -23,9 +28,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
-use crate::detect::{group_key, Detector, Finding};
+use crate::detect::{group_key, Detector, Finding, SavedState};
 use crate::event::Event;
-use crate::rules::model::{Exception, Suppress};
+use crate::rules::model::{Exception, Rule, Suppress};
 use crate::rules::{Category, RuleSet, Severity};
 use crate::time::{Span, Timestamp};
 use conditions::{Conditions, Memo};
@@ -84,10 +89,67 @@ struct CompiledRule {
     swept: Timestamp,
 }
 
+/// When the engine decides on a rule's alerts for an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    /// When the event is accepted: the decision rests on the event alone (a `match` rule
+    /// without suppression), so no event that arrives later can change it.
+    OnArrival,
+    /// When the watermark passes the event.
+    InOrder,
+    /// `grace` after that: the rule consults the case and grant tables.
+    AfterGrace,
+}
+
+impl Decided {
+    pub fn of(rule: &Rule) -> Decided {
+        Decided::from_parts(&Detector::new(rule), &rule.suppress)
+    }
+
+    fn from_parts(detector: &Detector, suppress: &Suppress) -> Decided {
+        if detector.needs_context() {
+            Decided::AfterGrace
+        } else if detector.is_stateless() && suppress.window == Span::ZERO {
+            Decided::OnArrival
+        } else {
+            Decided::InOrder
+        }
+    }
+}
+
 impl CompiledRule {
     fn admits(&self, ev: &Event, conditions: &Conditions, memo: &mut Memo) -> bool {
         conditions.all(&self.filter, ev, memo)
             && !self.exceptions.iter().any(|x| x.until.is_none_or(|u| ev.time < u) && x.matches.matches(ev))
+    }
+}
+
+/// The rules (indices, ascending) that can match an event, by its action.
+#[derive(Default)]
+struct ActionIndex {
+    by_action: FastMap<String, Vec<u32>>,
+    /// The rules that can match any action, and so every action not listed.
+    unindexed: Vec<u32>,
+}
+
+impl ActionIndex {
+    /// Adds rule `i` (indices in ascending order), which can match `actions` (`None`: any).
+    fn add(&mut self, i: u32, actions: Option<BTreeSet<String>>) {
+        match actions {
+            Some(list) => {
+                for a in list {
+                    self.by_action.entry(a).or_insert_with(|| self.unindexed.clone()).push(i);
+                }
+            }
+            None => {
+                self.unindexed.push(i);
+                self.by_action.values_mut().for_each(|l| l.push(i));
+            }
+        }
+    }
+
+    fn get(&self, action: &str) -> &[u32] {
+        self.by_action.get(action).unwrap_or(&self.unindexed)
     }
 }
 
@@ -169,9 +231,10 @@ pub struct Engine {
     conditions: Conditions,
     /// The current event's answers to `conditions`.
     memo: Memo,
-    /// Rules (indices, ascending) that can match an action; `unindexed` for other actions.
-    by_action: FastMap<String, Vec<u32>>,
-    unindexed: Vec<u32>,
+    /// The rules that see events as the watermark releases them.
+    in_order: ActionIndex,
+    /// The rules that decide when an event is accepted (see [`Decided::OnArrival`]).
+    on_arrival: ActionIndex,
     ingest: Ingest,
     context: Context,
     deferred: OrderedQueue<Deferred>,
@@ -200,11 +263,20 @@ pub struct Snapshot {
     next_seq: u64,
     ingest: IngestState,
     context: Context,
-    deferred: Vec<(Timestamp, u64, Event, Vec<String>)>,
+    deferred: Vec<(Timestamp, u64, Arc<Event>, Vec<String>)>,
     pending: Vec<Alert>,
     quiet_until: BTreeMap<String, BTreeMap<String, Timestamp>>,
-    detectors: BTreeMap<String, serde_json::Value>,
+    detectors: BTreeMap<String, SavedState>,
     stats: Stats,
+}
+
+impl Snapshot {
+    /// Puts what the engine holds in no particular order (queues, sets) in a fixed one, so that
+    /// the same state always serialises to the same bytes. Off the run loop, before writing.
+    pub fn sort(&mut self) {
+        self.ingest.sort();
+        self.deferred.sort_by_key(|d| (d.0, d.1));
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -217,8 +289,7 @@ pub struct RestoreError {
 impl Engine {
     pub fn new(rules: &RuleSet, cfg: EngineConfig) -> Engine {
         let mut conditions = Conditions::default();
-        let mut by_action: FastMap<String, Vec<u32>> = FastMap::default();
-        let mut unindexed = Vec::new();
+        let (mut in_order, mut on_arrival) = (ActionIndex::default(), ActionIndex::default());
         let mut compiled = Vec::with_capacity(rules.rules.len());
         for (i, lr) in rules.rules.iter().enumerate() {
             let r = &lr.rule;
@@ -227,16 +298,12 @@ impl Engine {
                 (Some(a), Some(b)) => Some(a.intersection(&b).cloned().collect()),
                 (a, b) => a.or(b),
             };
-            match actions {
-                Some(list) => list.into_iter().for_each(|a| by_action.entry(a).or_default().push(i as u32)),
-                None => unindexed.push(i as u32),
-            }
             // Where the index pins the action, the filter need not compare it again.
             let filter = match r.filter.actions() {
                 Some(_) => conditions.add(&r.filter.without_action_pins()),
                 None => conditions.add(&r.filter),
             };
-            compiled.push(CompiledRule {
+            let rule = CompiledRule {
                 id: r.id.clone(),
                 title: r.title.clone(),
                 severity: r.severity,
@@ -249,19 +316,19 @@ impl Engine {
                 swept: Timestamp::MIN,
                 detector,
                 quiet_until: FastMap::default(),
-            });
-        }
-        for list in by_action.values_mut() {
-            list.extend(&unindexed);
-            list.sort_unstable();
+            };
+            let decided = Decided::from_parts(&rule.detector, &rule.suppress);
+            let index = if decided == Decided::OnArrival { &mut on_arrival } else { &mut in_order };
+            index.add(i as u32, actions);
+            compiled.push(rule);
         }
         Engine {
             cfg,
             rules: compiled,
             conditions,
             memo: Memo::default(),
-            by_action,
-            unindexed,
+            in_order,
+            on_arrival,
             ingest: Ingest::default(),
             context: Context::default(),
             deferred: OrderedQueue::default(),
@@ -279,10 +346,11 @@ impl Engine {
     }
 
     /// Releases the alerts of rules that do not consult the context tables as soon as they are
-    /// found, instead of holding them for the grace period so that the output comes out sorted.
-    /// The alerts are the same; only their order changes (and they come `grace` sooner in wall
-    /// time). For streams, where consumers key alerts by identity and order them by their
-    /// times; replay keeps the sorted output.
+    /// found (at the next [`Engine::advance`]), instead of holding them until no earlier alert can
+    /// appear so that the output comes out sorted. The alerts are the same; only their order
+    /// changes, and they come sooner in wall time: those decided on arrival before the reorder
+    /// buffer, the others `grace` sooner. For streams, where consumers key alerts by identity and
+    /// order them by their times; replay keeps the sorted output.
     pub fn prompt_alerts(mut self) -> Engine {
         self.ready = Some(Vec::new());
         self
@@ -300,15 +368,20 @@ impl Engine {
         &self.stats
     }
 
-    /// Offers an event. It is used once the watermark passes it (see [`Engine::advance`]).
+    /// Offers an event. The rules that decide on arrival see it now; the others once the
+    /// watermark passes it (see [`Engine::advance`]).
     pub fn push(&mut self, ev: impl Into<Arc<Event>>) -> Admission {
         let ev = ev.into();
         let time = ev.time;
+        let on_arrival = (!self.on_arrival.get(&ev.action).is_empty()).then(|| ev.clone());
         let adm = self.ingest.admit(ev, self.watermark);
         match adm {
             Admission::Accepted => {
                 self.stats.accepted += 1;
                 self.newest = self.newest.max(time);
+                if let Some(ev) = on_arrival {
+                    self.decide_on_arrival(&ev);
+                }
             }
             Admission::Duplicate => self.stats.duplicates += 1,
             Admission::Late { .. } => self.stats.late += 1,
@@ -320,6 +393,7 @@ impl Engine {
     /// alert that can no longer be preceded by another is appended to `out`, in output order.
     pub fn advance(&mut self, watermark: Timestamp, out: &mut Vec<Alert>) {
         if watermark <= self.watermark {
+            self.release_prompt(out);
             return;
         }
         self.watermark = watermark;
@@ -348,11 +422,30 @@ impl Engine {
         self.advance(Timestamp::MAX, out);
     }
 
+    /// Runs the rules that decide on arrival; their alerts go out with the others, as found.
+    fn decide_on_arrival(&mut self, ev: &Event) {
+        let mut findings = std::mem::take(&mut self.scratch);
+        let mut view = self.context.view(self.cfg.grace);
+        self.memo.reset(&self.conditions);
+        for &i in self.on_arrival.get(&ev.action) {
+            let rule = &mut self.rules[i as usize];
+            if !rule.admits(ev, &self.conditions, &mut self.memo) {
+                continue;
+            }
+            rule.detector.on_event(ev, &mut view, &mut findings);
+            for f in findings.drain(..) {
+                let to = self.ready.as_mut().unwrap_or(&mut self.pending);
+                Self::emit(&mut self.rules[i as usize], &mut self.stats, to, ev, f);
+            }
+        }
+        self.scratch = findings;
+    }
+
     fn process(&mut self, ev: Arc<Event>) {
         self.stats.processed += 1;
         self.run_deferred(ev.time);
         self.context.apply(&ev);
-        let candidates = self.by_action.get(ev.action.as_str()).unwrap_or(&self.unindexed);
+        let candidates = self.in_order.get(&ev.action);
         self.waiting.clear();
         let mut findings = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);
@@ -399,13 +492,15 @@ impl Engine {
     }
 
     fn emit(rule: &mut CompiledRule, stats: &mut Stats, to: &mut Vec<Alert>, ev: &Event, f: Finding) {
-        let key = if rule.suppress.by.is_empty() { None } else { group_key(ev, &rule.suppress.by) };
-        let key = key.map_or_else(|| f.identity.clone(), |k| k.into_owned());
-        if rule.quiet_until.get(&key).is_some_and(|until| ev.time < *until) {
-            *stats.suppressed.entry(rule.id.clone()).or_default() += 1;
-            return;
+        if rule.suppress.window > Span::ZERO {
+            let key = if rule.suppress.by.is_empty() { None } else { group_key(ev, &rule.suppress.by) };
+            let key = key.map_or_else(|| f.identity.clone(), |k| k.into_owned());
+            if rule.quiet_until.get(&key).is_some_and(|until| ev.time < *until) {
+                *stats.suppressed.entry(rule.id.clone()).or_default() += 1;
+                return;
+            }
+            rule.quiet_until.insert(key, ev.time.saturating_add(rule.suppress.window));
         }
-        rule.quiet_until.insert(key, ev.time.saturating_add(rule.suppress.window));
         *stats.alerts.entry(rule.id.clone()).or_default() += 1;
         let id = Alert::compute_id(&rule.id, &f.identity, ev.time, &f.event_ids);
         to.push(Alert {
@@ -426,12 +521,18 @@ impl Engine {
         });
     }
 
-    /// Emits the prompt alerts (see [`Engine::prompt_alerts`]), then the held alerts older than
-    /// `before`, sorted.
-    fn release(&mut self, before: Timestamp, out: &mut Vec<Alert>) {
+    /// With [`Engine::prompt_alerts`]: appends the alerts found since the last call, watermark
+    /// or not (those decided on arrival need none). [`Engine::advance`] does this too.
+    pub fn release_prompt(&mut self, out: &mut Vec<Alert>) {
         if let Some(ready) = &mut self.ready {
             out.append(ready);
         }
+    }
+
+    /// Emits the prompt alerts (see [`Engine::prompt_alerts`]), then the held alerts older than
+    /// `before`, sorted.
+    fn release(&mut self, before: Timestamp, out: &mut Vec<Alert>) {
+        self.release_prompt(out);
         if self.pending.is_empty() {
             return;
         }
@@ -467,9 +568,9 @@ impl Engine {
     }
 
     /// All state, for a checkpoint. Rules are not part of it: a restore takes today's rules.
+    /// Taken on a stream's run loop, so it only copies (events are shared); see
+    /// [`Snapshot::sort`] for the rest.
     pub fn snapshot(&self) -> Snapshot {
-        let mut deferred: Vec<&Deferred> = self.deferred.iter().collect();
-        deferred.sort();
         Snapshot {
             watermark: self.watermark,
             newest: self.newest,
@@ -477,11 +578,12 @@ impl Engine {
             next_seq: self.next_seq,
             ingest: self.ingest.save(),
             context: self.context.clone(),
-            deferred: deferred
-                .into_iter()
+            deferred: self
+                .deferred
+                .iter()
                 .map(|d| {
                     let ids = self.rule_lists.get(d.rules).iter().map(|&i| self.rules[i as usize].id.clone()).collect();
-                    (d.due, d.seq, (*d.event).clone(), ids)
+                    (d.due, d.seq, d.event.clone(), ids)
                 })
                 .collect(),
             pending: self.pending.iter().chain(self.ready.iter().flatten()).cloned().collect(),
@@ -497,12 +599,12 @@ impl Engine {
 
     /// An engine with `rules` and the state of `snap`. State of rules that no longer exist is
     /// dropped; new rules start empty.
-    pub fn restore(rules: &RuleSet, cfg: EngineConfig, snap: Snapshot) -> Result<Engine, RestoreError> {
+    pub fn restore(rules: &RuleSet, cfg: EngineConfig, mut snap: Snapshot) -> Result<Engine, RestoreError> {
         let mut e = Engine::new(rules, cfg);
         let index: FastMap<String, u32> = e.rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
         for r in &mut e.rules {
-            if let Some(v) = snap.detectors.get(&r.id) {
-                r.detector.load(v.clone()).map_err(|source| RestoreError { rule: r.id.clone(), source })?;
+            if let Some(v) = snap.detectors.remove(&r.id) {
+                r.detector.load(v).map_err(|source| RestoreError { rule: r.id.clone(), source })?;
             }
             if let Some(q) = snap.quiet_until.get(&r.id) {
                 r.quiet_until = q.iter().map(|(k, v)| (k.clone(), *v)).collect();
@@ -520,7 +622,7 @@ impl Engine {
             let rules: Vec<u32> = ids.iter().filter_map(|id| index.get(id).copied()).collect();
             if !rules.is_empty() {
                 let rules = e.rule_lists.id(&rules);
-                e.deferred.push(Deferred { due, seq, event: Arc::new(event), rules });
+                e.deferred.push(Deferred { due, seq, event, rules });
             }
         }
         Ok(e)

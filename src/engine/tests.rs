@@ -194,6 +194,54 @@ fn prompt_alerts_are_the_same_alerts_sooner() {
     assert_eq!(all, sorted);
 }
 
+/// A `match` rule without suppression decides when the event is accepted: with prompt release
+/// its alert leaves with the push that brought the event, long before the watermark reaches it;
+/// duplicates and late events give none; and the sorted output is what replay always gave.
+#[test]
+fn unsuppressed_match_rules_decide_on_arrival() {
+    const EVERY_RESET: &str = "
+id: t.every_reset
+title: every password reset
+description: test
+severity: low
+category: privilege
+suppress: {window: 0s}
+filter: {action: password.reset}
+detect: match
+";
+    let (mut events, mut pack, _) = scenario();
+    pack.rules.extend(rules(EVERY_RESET).rules);
+    pack.rules.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
+    let resets = events.iter().filter(|e| e.action == "password.reset").map(|e| &e.id).collect::<std::collections::HashSet<_>>().len();
+    assert!(resets > 20, "the scenario should have resets, {resets}");
+    // A duplicate of a reset, and a reset far behind the watermark.
+    let first = events.iter().position(|e| e.action == "password.reset").unwrap();
+    events.insert(first + 50, events[first].clone());
+    let mut late = events[first].clone();
+    late.id = "late-reset".into();
+    events.push(late);
+
+    let sorted = run(&mut Engine::new(&pack, EngineConfig::default()), events.clone());
+    let mut engine = Engine::new(&pack, EngineConfig::default()).prompt_alerts();
+    let (mut out, mut all, mut decided) = (Vec::new(), Vec::new(), 0);
+    for e in events {
+        let (id, time, reset) = (e.id.clone(), e.time, e.action == "password.reset");
+        let accepted = matches!(engine.push_and_advance(e, &mut out), Admission::Accepted);
+        let found = out.iter().filter(|a| a.rule == "t.every_reset" && a.event_ids == [id.to_string()]).count();
+        assert_eq!(found, usize::from(reset && accepted), "event {id}");
+        if found == 1 {
+            assert!(engine.watermark() < time, "decided only once the watermark passed {id}");
+            decided += 1;
+        }
+        all.append(&mut out);
+    }
+    assert_eq!(decided, resets);
+    engine.finish(&mut all);
+    all.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    assert_eq!(all, sorted);
+    assert_eq!(sorted.iter().filter(|a| a.rule == "t.every_reset").count(), resets);
+}
+
 /// Sweeps only free memory: sweeping at every event or once a day gives the same alerts.
 #[test]
 fn sweep_cadence_never_changes_alerts() {

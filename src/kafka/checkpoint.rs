@@ -56,7 +56,8 @@ impl Checkpoint {
 
     /// Writes the checkpoint so that `path` holds either the old or the new one, never a mix,
     /// and the new one survives a crash once this returns. Returns the size in bytes.
-    pub fn store(&self, path: &Path) -> Result<u64, CheckpointError> {
+    pub fn store(mut self, path: &Path) -> Result<u64, CheckpointError> {
+        self.engine.sort();
         let io_err = |source| CheckpointError::Io { path: path.into(), source };
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -67,7 +68,7 @@ impl Checkpoint {
         let tmp = dir.join(tmp_name);
         let file = File::create(&tmp).map_err(io_err)?;
         let mut w = BufWriter::new(file);
-        serde_json::to_writer(&mut w, self).map_err(|e| io_err(e.into()))?;
+        serde_json::to_writer(&mut w, &self).map_err(|e| io_err(e.into()))?;
         let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
         file.sync_all().map_err(io_err)?;
         let bytes = file.metadata().map_err(io_err)?.len();

@@ -24,9 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::FutureProducer;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::alert::Alert;
 use crate::engine::{Admission, Engine, RestoreError};
@@ -35,7 +34,7 @@ use crate::sink::DeadLetter;
 use checkpoint::{Checkpoint, CheckpointError, Offsets};
 use config::{wall, Config, ConfigError};
 use metrics::{labels, Metrics};
-use sink::{Origin, Sink};
+use sink::{AlertProducer, Origin, ProducerState, Sink};
 use source::{Assignment, Incoming, KafkaConsumer, Polled, Reader};
 use watermark::Watermarks;
 
@@ -43,12 +42,15 @@ use watermark::Watermarks;
 const TICK: Duration = Duration::from_millis(100);
 /// How long a shutdown waits for the broker to acknowledge what is in flight.
 const SETTLE_AT_SHUTDOWN: Duration = Duration::from_secs(60);
-/// How long a periodic checkpoint waits for acknowledgements before trying again later.
+/// How long the loop waits for acknowledgements when too many deliveries are in flight, and how
+/// long a checkpoint may wait for them before the loop says so.
 const SETTLE_AT_CHECKPOINT: Duration = Duration::from_secs(10);
 /// Deliveries in flight before the loop stops reading to let them settle.
 const MAX_IN_FLIGHT: usize = 10_000;
 /// Drain mode: how long without messages before checking whether every partition is read.
 const DRAIN_QUIET: Duration = Duration::from_millis(300);
+/// How long the loop waits for the alert producer before it starts reading.
+const PRODUCER_READY: Duration = Duration::from_secs(5);
 /// Batches of decoded messages queued between the reader threads and the run loop.
 const QUEUED_BATCHES: usize = 8;
 
@@ -108,6 +110,9 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
     cfg.validate()?;
     let started = Instant::now();
     let metrics = Arc::new(Metrics::default());
+    // First, so that it gets its producer id while the checkpoint loads.
+    let producer_state = ProducerState::default();
+    let producer: AlertProducer = cfg.kafka.producer_config()?.create_with_context(producer_state.clone())?;
     let (engine, resume) = match Checkpoint::load(&cfg.stream.checkpoint_path)? {
         Some(cp) => {
             let partitions: usize = cp.offsets.values().map(BTreeMap::len).sum();
@@ -119,7 +124,6 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
     // Alerts that need no context tables go out as soon as they are found, `grace` sooner.
     let engine = engine.prompt_alerts();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let producer: FutureProducer = cfg.kafka.producer_config()?.create()?;
     let assignment = Arc::new(Mutex::new(Assignment { resume: resume.clone(), ..Assignment::default() }));
     let ends = source::Ends::default();
     let group = source::group_consumer(
@@ -144,6 +148,7 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
     // no reader is left waiting on a full channel while it is joined.
     let mut readers = Vec::new();
     let (to_loop, incoming) = tokio::sync::mpsc::channel(QUEUED_BATCHES);
+    producer_state.wait_ready(PRODUCER_READY);
     for c in std::iter::once(&group).chain(tables.as_ref().map(|(c, _)| c)) {
         readers.push(Reader::spawn(c.clone(), to_loop.clone())?);
     }
@@ -199,6 +204,8 @@ struct Counts {
     bad: BTreeMap<String, u64>,
     alerts: BTreeMap<(String, &'static str), u64>,
     checkpoint_bytes: u64,
+    /// How long the loop stopped for the last checkpoint's snapshot.
+    checkpoint_pause: Duration,
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
@@ -236,11 +243,14 @@ struct Driver<'a> {
     summary: RunSummary,
 }
 
-/// A checkpoint being written on a blocking thread, and the offsets it covers (committed once it
-/// is durable).
+/// A checkpoint waiting for the deliveries sent before it, then being written on a blocking
+/// thread, and the offsets it covers (committed once it is durable).
 struct Writing {
     offsets: Offsets,
     task: tokio::task::JoinHandle<Result<u64, CheckpointError>>,
+    started: Instant,
+    /// Whether the loop has said that this checkpoint is slow.
+    warned: bool,
 }
 
 async fn shutdown_signal(term: &mut tokio::signal::unix::Signal) {
@@ -284,6 +294,9 @@ impl<'a> Driver<'a> {
                 None => {
                     if self.writing.as_ref().is_some_and(|w| w.task.is_finished()) {
                         self.checkpoint_written(CommitMode::Async).await?;
+                    } else if let Some(w) = self.writing.as_mut().filter(|w| !w.warned && w.started.elapsed() >= SETTLE_AT_CHECKPOINT) {
+                        w.warned = true;
+                        warn!(in_flight = self.sink.in_flight(), "checkpoint still waiting for the broker to acknowledge earlier alerts");
                     }
                     self.on_tick();
                     if last_publish.elapsed() >= Duration::from_secs(1) {
@@ -365,9 +378,12 @@ impl<'a> Driver<'a> {
 
     /// Moves the engine to the slowest active partition, less the allowed lateness. Not before
     /// the group has assigned partitions: until then the context tables alone would carry the
-    /// watermark past every access event still to come.
+    /// watermark past every access event still to come. Alerts decided on arrival go out
+    /// either way.
     fn advance(&mut self, now: Instant) {
+        self.engine.release_prompt(&mut self.out);
         if !self.assigned_once {
+            self.emit();
             return;
         }
         let (ends, next) = (&self.ends, &self.next);
@@ -379,8 +395,8 @@ impl<'a> Driver<'a> {
         };
         if let Some(t) = self.watermarks.current(now, at_end) {
             self.engine.advance(t.saturating_sub(self.cfg.engine.lateness), &mut self.out);
-            self.emit();
         }
+        self.emit();
     }
 
     fn emit(&mut self) {
@@ -441,6 +457,7 @@ impl<'a> Driver<'a> {
         }
         m.set("casewatch_state_buffered_events", String::new(), (size.buffered_events + size.deferred_events) as f64);
         m.set("casewatch_state_bytes", String::new(), self.counts.checkpoint_bytes as f64);
+        m.set("casewatch_checkpoint_pause_seconds", String::new(), self.counts.checkpoint_pause.as_secs_f64());
     }
 
     /// Drain mode: has every tracked partition been read to its current end?
@@ -464,21 +481,31 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Waits for acknowledgements, takes a checkpoint of the engine and starts writing it on a
-    /// blocking thread; the offsets it covers are committed once it is durable (see
-    /// [`Driver::checkpoint_written`]). A synchronous checkpoint (at shutdown) waits for that.
+    /// Takes a checkpoint of the engine; in the background, waits until every alert and dead
+    /// letter sent before it is acknowledged, then writes it on a blocking thread. The offsets
+    /// it covers are committed once it is durable (see [`Driver::checkpoint_written`]). The loop
+    /// reads on meanwhile; a periodic checkpoint is skipped while the previous one is not
+    /// durable yet. A synchronous checkpoint (at shutdown) waits for all of that.
     async fn checkpoint(&mut self, mode: CommitMode) -> Result<(), RunError> {
-        if !self.sink.settle(SETTLE_AT_CHECKPOINT).await {
-            warn!(in_flight = self.sink.in_flight(), "deliveries not acknowledged yet; checkpoint postponed");
-            return Ok(());
-        }
         if self.writing.is_some() {
-            self.checkpoint_written(mode).await?;
+            match mode {
+                CommitMode::Async => return Ok(()),
+                CommitMode::Sync => self.checkpoint_written(mode).await?,
+            }
         }
         let offsets = self.next.clone();
+        let paused = Instant::now();
         let checkpoint = Checkpoint::new(offsets.clone(), self.engine.snapshot());
-        let path = self.cfg.stream.checkpoint_path.clone();
-        self.writing = Some(Writing { offsets, task: tokio::task::spawn_blocking(move || checkpoint.store(&path)) });
+        self.counts.checkpoint_pause = paused.elapsed();
+        debug!(pause = ?self.counts.checkpoint_pause, "engine snapshot taken");
+        let (path, sent) = (self.cfg.stream.checkpoint_path.clone(), self.sink.sent_so_far());
+        let task = tokio::spawn(async move {
+            sent.acknowledged().await;
+            let at = path.clone();
+            let stored = tokio::task::spawn_blocking(move || checkpoint.store(&path)).await;
+            stored.unwrap_or_else(|e| Err(CheckpointError::Io { path: at, source: std::io::Error::other(e) }))
+        });
+        self.writing = Some(Writing { offsets, task, started: Instant::now(), warned: false });
         if matches!(mode, CommitMode::Sync) {
             self.checkpoint_written(mode).await?;
         }
@@ -487,7 +514,7 @@ impl<'a> Driver<'a> {
 
     /// Waits until the checkpoint being written is durable, then commits the offsets it covers.
     async fn checkpoint_written(&mut self, mode: CommitMode) -> Result<(), RunError> {
-        let Some(Writing { offsets, task }) = self.writing.take() else { return Ok(()) };
+        let Some(Writing { offsets, task, .. }) = self.writing.take() else { return Ok(()) };
         let bytes = task.await.map_err(std::io::Error::other)??;
         self.counts.checkpoint_bytes = bytes;
         self.summary.checkpoints += 1;
