@@ -15,7 +15,9 @@
 //! fetch from the middle of a stored batch; nothing here needs one, since every reader starts at
 //! the beginning and reads on (a restart from a checkpoint would, hence the tests' one message per
 //! batch). Tansu holds every fetch for the consumer's full `fetch.wait.max.ms`, data or not, so
-//! casewatch's consumers and the alert reader set it to 3 ms. Every fetch also lists every batch
+//! casewatch's consumers and the alert reader set it short (`--fetch-wait-ms`, 10 ms: at 3 ms
+//! alerts come about 5 ms sooner but casewatch reads a backlog a third slower, in smaller
+//! batches). A real cluster answers a fetch as soon as it has data. Every fetch also lists every batch
 //! stored in the partition, so the broker's CPU per event grows with the number of batches: the
 //! bench producer lingers 20 ms (`--linger-ms`) to send fewer, larger ones (at 20k events/s, 5 ms
 //! gave about 35 us of broker CPU per event, 20 ms about 23).
@@ -42,11 +44,11 @@
 //! run is stopped with SIGTERM, so they are not counted.
 //!
 //! Run: `cargo bench --bench kafka` (unpaced, whole stream), `cargo bench --bench kafka --
-//! --rate 20000`, `cargo bench --bench kafka -- --events 100000` (a quick check), `cargo bench
-//! --bench kafka -- --rate 20000 --lateness 30s --grace 30s` (a shorter event-time hold; this
-//! stream's arrival jitter is up to 100 s, so it then loses events as late), `cargo bench
-//! --bench kafka -- --backlog` (casewatch's own reading speed: the whole stream is in the topic
-//! before it starts).
+//! --rate 20000 --fetch-wait-ms 3` (latency), `cargo bench --bench kafka -- --events 100000` (a
+//! quick check), `cargo bench --bench kafka -- --rate 20000 --lateness 30s --grace 30s` (a
+//! shorter event-time hold for the held alerts; this stream's arrival jitter is up to 100 s, so it
+//! then loses events as late), `cargo bench --bench kafka -- --backlog` (casewatch's own reading
+//! speed: the whole stream is in the topic before it starts).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -77,7 +79,6 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const TOPICS: [&str; 3] = ["audit:4", "casewatch-alerts:2", "casewatch-dead-letter:1"];
 /// librdkafka settings for tansu (see the module comment), for casewatch and the bench's clients.
 const ONE_REQUEST_AT_A_TIME: (&str, &str) = ("max.in.flight.requests.per.connection", "1");
-const SHORT_FETCH_WAIT: (&str, &str) = ("fetch.wait.max.ms", "3");
 /// Added to the shipped rules so that the benign stream gives alerts to time: about one in 300
 /// events is a privileged action.
 const BENCH_RULE: &str = r#"
@@ -117,6 +118,9 @@ struct Args {
     /// (latency then counts the wait too).
     #[arg(long)]
     backlog: bool,
+    /// `fetch.wait.max.ms` of casewatch's consumers and the alert reader (see the module comment).
+    #[arg(long, default_value_t = 10)]
+    fetch_wait_ms: u64,
     /// Give the broker sqlite storage instead of memory storage.
     #[arg(long)]
     sqlite: bool,
@@ -141,9 +145,9 @@ fn main() {
     let metrics_addr = format!("127.0.0.1:{}", free_port());
     let rules = bench_rules(&dir.join("rules"));
     let backlog = args.backlog.then(|| produce(&broker.addr(), &stream, args.rate, args.linger_ms));
-    let mut casewatch = start_casewatch(&broker.addr(), &dir, &rules, &metrics_addr, &args.engine());
+    let mut casewatch = start_casewatch(&broker.addr(), &dir, &rules, &metrics_addr, &args);
     let stop = Arc::new(AtomicBool::new(false));
-    let reader = read_alerts(broker.addr(), stop.clone());
+    let reader = read_alerts(broker.addr(), args.fetch_wait_ms, stop.clone());
     let read = Arc::new(AtomicU64::new(0));
     let sampler = sample_read_count(metrics_addr, read.clone(), stop.clone());
     let produced = backlog.unwrap_or_else(|| produce(&broker.addr(), &stream, args.rate, args.linger_ms));
@@ -277,16 +281,17 @@ fn bench_rules(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// `casewatch run` with default stream settings and the given engine timing, once the group has
-/// assigned it the partitions.
-fn start_casewatch(brokers: &str, dir: &Path, rules: &Path, metrics_addr: &str, engine: &EngineConfig) -> Child {
+/// `casewatch run` with default stream settings and the bench's engine timing and fetch wait,
+/// once the group has assigned it the partitions.
+fn start_casewatch(brokers: &str, dir: &Path, rules: &Path, metrics_addr: &str, args: &Args) -> Child {
+    let engine = args.engine();
     let log = dir.join("casewatch.log");
     let config = dir.join("casewatch.toml");
     let property = |(k, v): (&str, &str)| format!("\"{k}\" = \"{v}\"\n");
     let toml = format!(
         "[kafka.producer_properties]\n{}[kafka.consumer_properties]\n{}",
         property(ONE_REQUEST_AT_A_TIME),
-        property(SHORT_FETCH_WAIT)
+        property(("fetch.wait.max.ms", &args.fetch_wait_ms.to_string()))
     );
     std::fs::write(&config, toml).expect("write casewatch.toml");
     let child = Command::new(BIN)
@@ -400,13 +405,13 @@ struct Arrival {
 /// Reads the alert topic from the beginning until `stop`.
 /// Reads the alert topic from the beginning until `stop`; returns once it has reached the end of
 /// every partition, so that the latency of the first alerts is not its own start-up.
-fn read_alerts(brokers: String, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Arrival>> {
+fn read_alerts(brokers: String, fetch_wait_ms: u64, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Arrival>> {
     let (ready, started) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &brokers)
             .set("group.id", "casewatch-bench-reader")
-            .set(SHORT_FETCH_WAIT.0, SHORT_FETCH_WAIT.1)
+            .set("fetch.wait.max.ms", fetch_wait_ms.to_string())
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "true")
             .create()
