@@ -97,6 +97,11 @@ impl Ingest {
         self.seen.retain(|_, t| *t >= before);
     }
 
+    /// The events waiting for the watermark, in no particular order.
+    pub fn queued(&self) -> impl Iterator<Item = &Arc<Event>> {
+        self.queue.iter().map(|q| &q.1)
+    }
+
     pub fn buffered(&self) -> usize {
         self.queue.len()
     }

@@ -80,6 +80,7 @@ struct CompiledRule {
     exceptions: Vec<Exception>,
     suppress: Suppress,
     detector: Detector,
+    decided: Decided,
     /// Suppression: key -> event time until which the rule stays quiet for it.
     quiet_until: FastMap<String, Timestamp>,
     /// How often its state is swept: never more often than the state reaches back, since a
@@ -268,6 +269,9 @@ pub struct Snapshot {
     quiet_until: BTreeMap<String, BTreeMap<String, Timestamp>>,
     detectors: BTreeMap<String, SavedState>,
     stats: Stats,
+    /// The rules that had decided on the buffered events when they arrived.
+    #[serde(default)]
+    decided_on_arrival: Vec<String>,
 }
 
 impl Snapshot {
@@ -303,6 +307,7 @@ impl Engine {
                 Some(_) => conditions.add(&r.filter.without_action_pins()),
                 None => conditions.add(&r.filter),
             };
+            let decided = Decided::from_parts(&detector, &r.suppress);
             let rule = CompiledRule {
                 id: r.id.clone(),
                 title: r.title.clone(),
@@ -316,8 +321,8 @@ impl Engine {
                 swept: Timestamp::MIN,
                 detector,
                 quiet_until: FastMap::default(),
+                decided,
             };
-            let decided = Decided::from_parts(&rule.detector, &rule.suppress);
             let index = if decided == Decided::OnArrival { &mut on_arrival } else { &mut in_order };
             index.add(i as u32, actions);
             compiled.push(rule);
@@ -380,7 +385,7 @@ impl Engine {
                 self.stats.accepted += 1;
                 self.newest = self.newest.max(time);
                 if let Some(ev) = on_arrival {
-                    self.decide_on_arrival(&ev);
+                    self.decide_on_arrival(&ev, &[]);
                 }
             }
             Admission::Duplicate => self.stats.duplicates += 1,
@@ -422,12 +427,16 @@ impl Engine {
         self.advance(Timestamp::MAX, out);
     }
 
-    /// Runs the rules that decide on arrival; their alerts go out with the others, as found.
-    fn decide_on_arrival(&mut self, ev: &Event) {
+    /// Runs the rules that decide on arrival, but those in `decided` (they have seen `ev`); their
+    /// alerts go out with the others, as found.
+    fn decide_on_arrival(&mut self, ev: &Event, decided: &[u32]) {
         let mut findings = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);
         self.memo.reset(&self.conditions);
         for &i in self.on_arrival.get(&ev.action) {
+            if decided.contains(&i) {
+                continue;
+            }
             let rule = &mut self.rules[i as usize];
             if !rule.admits(ev, &self.conditions, &mut self.memo) {
                 continue;
@@ -594,11 +603,15 @@ impl Engine {
                 .collect(),
             detectors: self.rules.iter().map(|r| (r.id.clone(), r.detector.save())).collect(),
             stats: self.stats.clone(),
+            decided_on_arrival: self.rules.iter().filter(|r| r.decided == Decided::OnArrival).map(|r| r.id.clone()).collect(),
         }
     }
 
     /// An engine with `rules` and the state of `snap`. State of rules that no longer exist is
-    /// dropped; new rules start empty.
+    /// dropped; new rules start empty. A rule that decides on arrival now but did not when the
+    /// snapshot was taken decides on the buffered events here, since it skips them once they
+    /// are released; one that did and no longer does sees them again when they are released
+    /// (any alert it gives again has the same id).
     pub fn restore(rules: &RuleSet, cfg: EngineConfig, mut snap: Snapshot) -> Result<Engine, RestoreError> {
         let mut e = Engine::new(rules, cfg);
         let index: FastMap<String, u32> = e.rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as u32)).collect();
@@ -615,6 +628,8 @@ impl Engine {
         e.last_sweep = snap.last_sweep;
         e.next_seq = snap.next_seq;
         e.ingest = Ingest::load(snap.ingest);
+        let decided: Vec<u32> = snap.decided_on_arrival.iter().filter_map(|id| index.get(id).copied()).collect();
+        let buffered: Vec<Arc<Event>> = e.ingest.queued().cloned().collect();
         e.context = snap.context;
         e.pending = snap.pending;
         e.stats = snap.stats;
@@ -624,6 +639,9 @@ impl Engine {
                 let rules = e.rule_lists.id(&rules);
                 e.deferred.push(Deferred { due, seq, event, rules });
             }
+        }
+        for ev in &buffered {
+            e.decide_on_arrival(ev, &decided);
         }
         Ok(e)
     }

@@ -194,12 +194,8 @@ fn prompt_alerts_are_the_same_alerts_sooner() {
     assert_eq!(all, sorted);
 }
 
-/// A `match` rule without suppression decides when the event is accepted: with prompt release
-/// its alert leaves with the push that brought the event, long before the watermark reaches it;
-/// duplicates and late events give none; and the sorted output is what replay always gave.
-#[test]
-fn unsuppressed_match_rules_decide_on_arrival() {
-    const EVERY_RESET: &str = "
+/// A `match` rule without suppression: it decides on arrival.
+const EVERY_RESET: &str = "
 id: t.every_reset
 title: every password reset
 description: test
@@ -209,9 +205,53 @@ suppress: {window: 0s}
 filter: {action: password.reset}
 detect: match
 ";
-    let (mut events, mut pack, _) = scenario();
+
+fn with_every_reset(mut pack: RuleSet) -> RuleSet {
     pack.rules.extend(rules(EVERY_RESET).rules);
     pack.rules.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
+    pack
+}
+
+/// A rule that decides on arrival and is new at a restore decides on the events the checkpoint
+/// holds for the watermark: they reach it once, like the events that come after.
+#[test]
+fn a_rule_deciding_on_arrival_added_at_a_restore_sees_the_buffered_events() {
+    let (events, pack, whole) = scenario();
+    let cfg = EngineConfig::default();
+    // Just after a reset: it is still in the reorder buffer at the cut.
+    let cut = events.len() / 2 + events[events.len() / 2..].iter().position(|e| e.action == "password.reset").unwrap() + 1;
+    let mut first = Engine::new(&pack, cfg);
+    let mut out = Vec::new();
+    for e in events[..cut].iter().cloned() {
+        first.push_and_advance(e, &mut out);
+    }
+    let (saved, watermark) = (serde_json::to_string(&first.snapshot()).unwrap(), first.watermark());
+    let buffered = first.state_size().buffered_events;
+    let mut second = Engine::restore(&with_every_reset(pack), cfg, serde_json::from_str(&saved).unwrap()).unwrap();
+    for e in events[cut..].iter().cloned() {
+        second.push_and_advance(e, &mut out);
+    }
+    second.finish(&mut out);
+    let (resets, others): (Vec<Alert>, Vec<Alert>) = out.into_iter().partition(|a| a.rule == "t.every_reset");
+    assert_eq!(others, whole);
+    let mut expected: Vec<String> =
+        events.iter().filter(|e| e.action == "password.reset" && e.time >= watermark).map(|e| e.id.to_string()).collect();
+    expected.sort();
+    expected.dedup();
+    let mut found: Vec<String> = resets.iter().map(|a| a.event_ids[0].clone()).collect();
+    found.sort();
+    assert_eq!(found, expected);
+    let held = events[..cut].iter().filter(|e| e.action == "password.reset" && e.time >= watermark).count();
+    assert!(buffered > 0 && held > 0, "the cut should leave resets in the reorder buffer ({buffered} buffered, {held} resets)");
+}
+
+/// A `match` rule without suppression decides when the event is accepted: with prompt release
+/// its alert leaves with the push that brought the event, long before the watermark reaches it;
+/// duplicates and late events give none; and the sorted output is what replay always gave.
+#[test]
+fn unsuppressed_match_rules_decide_on_arrival() {
+    let (mut events, pack, _) = scenario();
+    let pack = with_every_reset(pack);
     let resets = events.iter().filter(|e| e.action == "password.reset").map(|e| &e.id).collect::<std::collections::HashSet<_>>().len();
     assert!(resets > 20, "the scenario should have resets, {resets}");
     // A duplicate of a reset, and a reset far behind the watermark.
