@@ -34,7 +34,7 @@ use crate::rules::model::{Exception, Rule, Suppress};
 use crate::rules::{Category, RuleSet, Severity};
 use crate::time::{Span, Timestamp};
 use conditions::{Conditions, Memo};
-use context::Context;
+use context::{Context, ContextView};
 pub use ingest::Admission;
 use ingest::{Ingest, IngestState};
 
@@ -151,6 +151,11 @@ impl ActionIndex {
 
     fn get(&self, action: &str) -> &[u32] {
         self.by_action.get(action).unwrap_or(&self.unindexed)
+    }
+
+    /// Whether it holds no rule at all (most packs decide nothing on arrival).
+    fn is_empty(&self) -> bool {
+        self.by_action.is_empty() && self.unindexed.is_empty()
     }
 }
 
@@ -378,7 +383,7 @@ impl Engine {
     pub fn push(&mut self, ev: impl Into<Arc<Event>>) -> Admission {
         let ev = ev.into();
         let time = ev.time;
-        let on_arrival = (!self.on_arrival.get(&ev.action).is_empty()).then(|| ev.clone());
+        let on_arrival = (!self.on_arrival.is_empty() && !self.on_arrival.get(&ev.action).is_empty()).then(|| ev.clone());
         let adm = self.ingest.admit(ev, self.watermark);
         match adm {
             Admission::Accepted => {
@@ -441,11 +446,8 @@ impl Engine {
             if !rule.admits(ev, &self.conditions, &mut self.memo) {
                 continue;
             }
-            rule.detector.on_event(ev, &mut view, &mut findings);
-            for f in findings.drain(..) {
-                let to = self.ready.as_mut().unwrap_or(&mut self.pending);
-                Self::emit(&mut self.rules[i as usize], &mut self.stats, to, ev, f);
-            }
+            let to = self.ready.as_mut().unwrap_or(&mut self.pending);
+            Self::show(rule, ev, &mut view, &mut findings, &mut self.stats, to);
         }
         self.scratch = findings;
     }
@@ -468,11 +470,8 @@ impl Engine {
                 self.waiting.push(i);
                 continue;
             }
-            rule.detector.on_event(&ev, &mut view, &mut findings);
-            for f in findings.drain(..) {
-                let to = self.ready.as_mut().unwrap_or(&mut self.pending);
-                Self::emit(&mut self.rules[i as usize], &mut self.stats, to, &ev, f);
-            }
+            let to = self.ready.as_mut().unwrap_or(&mut self.pending);
+            Self::show(rule, &ev, &mut view, &mut findings, &mut self.stats, to);
         }
         self.scratch = findings;
         if !self.waiting.is_empty() {
@@ -491,12 +490,24 @@ impl Engine {
             let mut view = self.context.view(self.cfg.grace);
             for &i in self.rule_lists.get(d.rules) {
                 let rule = &mut self.rules[i as usize];
-                rule.detector.on_event(&d.event, &mut view, &mut findings);
-                for f in findings.drain(..) {
-                    Self::emit(&mut self.rules[i as usize], &mut self.stats, &mut self.pending, &d.event, f);
-                }
+                Self::show(rule, &d.event, &mut view, &mut findings, &mut self.stats, &mut self.pending);
             }
             self.scratch = findings;
+        }
+    }
+
+    /// Shows `rule` an event that passed its filter, and emits (or suppresses) what it finds.
+    fn show(
+        rule: &mut CompiledRule,
+        ev: &Event,
+        view: &mut ContextView<'_>,
+        findings: &mut Vec<Finding>,
+        stats: &mut Stats,
+        to: &mut Vec<Alert>,
+    ) {
+        rule.detector.on_event(ev, view, findings);
+        for f in findings.drain(..) {
+            Self::emit(rule, stats, to, ev, f);
         }
     }
 

@@ -121,7 +121,7 @@ pub fn run(cfg: &Config, rules: &RuleSet, opts: &RunOptions) -> Result<RunSummar
         }
         None => (Engine::new(rules, cfg.engine), Offsets::new()),
     };
-    // Alerts that need no context tables go out as soon as they are found, `grace` sooner.
+    // Alerts go out as soon as they are final, not sorted as in replay.
     let engine = engine.prompt_alerts();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let assignment = Arc::new(Mutex::new(Assignment { resume: resume.clone(), ..Assignment::default() }));
@@ -381,11 +381,6 @@ impl<'a> Driver<'a> {
     /// watermark past every access event still to come. Alerts decided on arrival go out
     /// either way.
     fn advance(&mut self, now: Instant) {
-        self.engine.release_prompt(&mut self.out);
-        if !self.assigned_once {
-            self.emit();
-            return;
-        }
         let (ends, next) = (&self.ends, &self.next);
         let at_end = |topic: &str, p: i32| {
             ends.get(&(topic.to_string(), p)).is_some_and(|e| {
@@ -393,8 +388,10 @@ impl<'a> Driver<'a> {
                 low >= high || next.get(topic).and_then(|m| m.get(&p)).is_some_and(|&n| n >= high)
             })
         };
-        if let Some(t) = self.watermarks.current(now, at_end) {
-            self.engine.advance(t.saturating_sub(self.cfg.engine.lateness), &mut self.out);
+        let slowest = if self.assigned_once { self.watermarks.current(now, at_end) } else { None };
+        match slowest {
+            Some(t) => self.engine.advance(t.saturating_sub(self.cfg.engine.lateness), &mut self.out),
+            None => self.engine.release_prompt(&mut self.out),
         }
         self.emit();
     }
