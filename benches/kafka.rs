@@ -187,9 +187,9 @@ impl Stream {
         let (mut keys, mut times, mut index) = (Vec::new(), Vec::new(), HashMap::new());
         for (i, line) in lines.iter().enumerate() {
             let ev = Event::decode(line).expect("bench lines are valid events");
-            keys.push(ev.actor.id);
+            keys.push(SmolStr::new(ev.actor_id()));
             times.push(ev.time);
-            index.entry(ev.id).or_insert(i);
+            index.entry(SmolStr::new(ev.id())).or_insert(i);
         }
         eprintln!("bench stream: {} lines, generated in {:.1}s", lines.len(), started.elapsed().as_secs_f64());
         Stream { lines, keys, times, index }

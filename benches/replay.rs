@@ -78,7 +78,7 @@ fn state_per_identity(path: &PathBuf, rules: &RuleSet) {
     let mut out = Vec::new();
     for l in &lines[..cut] {
         let ev = Event::decode(l).expect("bench lines are valid");
-        identities.insert(ev.actor.id.to_string());
+        identities.insert(ev.actor_id().to_string());
         engine.push_and_advance(ev, &mut out);
         out.clear();
     }

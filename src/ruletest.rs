@@ -66,14 +66,15 @@ pub fn events_of(t: &RuleTest) -> Result<Vec<Event>, String> {
             Event::decode(Value::Object(m).to_string().as_bytes()).map_err(|e| format!("event #{n}: {e}"))
         };
         merged.entry("id").or_insert_with(|| Value::String(format!("t{n}")));
-        let first = decode(merged)?;
-        for k in 0..repeat {
-            let mut ev = first.clone();
-            if k > 0 {
-                ev.id = smol_str::format_smolstr!("{}.{k}", first.id);
-            }
-            ev.time = first.time.saturating_add(Span::from_nanos(every.nanos() * k as i64));
-            out.push(ev);
+        let first = decode(merged.clone())?;
+        let (id, time) = (first.id().to_owned(), first.time);
+        out.push(first);
+        for k in 1..repeat {
+            let mut next = merged.clone();
+            next.insert("id".into(), Value::String(format!("{id}.{k}")));
+            let at = time.saturating_add(Span::from_nanos(every.nanos() * k as i64));
+            next.insert("time".into(), Value::String(at.to_string()));
+            out.push(decode(next)?);
         }
     }
     Ok(out)
@@ -101,13 +102,13 @@ fn run_one(rules: &RuleSet, t: &RuleTest, cfg: EngineConfig) -> Vec<String> {
     let mut late = Vec::new();
     for ev in events {
         if let Admission::Late { event, .. } = engine.push_and_advance(ev, &mut alerts) {
-            late.push(event.id);
+            late.push(event.id().to_owned());
         }
     }
     engine.finish(&mut alerts);
     let mut failures = Vec::new();
     if !late.is_empty() {
-        let shown: Vec<&str> = late.iter().take(5).map(smol_str::SmolStr::as_str).collect();
+        let shown: Vec<&str> = late.iter().take(5).map(String::as_str).collect();
         failures.push(format!(
             "{} event(s) came later than the allowed lateness {} and were not used: {}{} (list events in time order, or set `lateness:` on the test)",
             late.len(),

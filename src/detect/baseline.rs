@@ -159,7 +159,7 @@ impl Baseline {
         let peer_key = text(ev, &s.peer).unwrap_or(std::borrow::Cow::Borrowed("(none)"));
         let peer = get_or_insert_with(&mut self.state.peers, &peer_key, PeerGroup::default);
         let fresh = || IdentityRate { bucket: t.bucket(s.window), ..IdentityRate::default() };
-        let me = get_or_insert_with(&mut self.state.identities, &ev.actor.id, fresh);
+        let me = get_or_insert_with(&mut self.state.identities, ev.actor_id(), fresh);
         if me.last_seen <= t.saturating_sub(FORGET_AFTER) {
             // Forgotten, whether or not a sweep has dropped it yet: sweeps only free memory.
             *me = fresh();
@@ -178,8 +178,8 @@ impl Baseline {
         me.bucket_count += 1;
         me.last_seen = t;
         evict_recent(&mut me.recent, cutoff);
-        me.recent.push_back((t, ev.id.clone()));
-        *get_or_insert_with(&mut peer.last_seen, &ev.actor.id, || t) = t;
+        me.recent.push_back((t, SmolStr::new(ev.id())));
+        *get_or_insert_with(&mut peer.last_seen, ev.actor_id(), || t) = t;
 
         let observed = me.recent.len() as u64;
         if observed < s.min_count {
@@ -206,7 +206,7 @@ impl Baseline {
         let mut paces: Vec<f64> = peer
             .last_seen
             .iter()
-            .filter(|(who, seen)| **seen > cutoff && **who != ev.actor.id)
+            .filter(|(who, seen)| **seen > cutoff && **who != ev.actor_id())
             .filter_map(|(who, _)| identities.get(who))
             .map(|r| pace(&r.recent, t, s.window))
             .collect();
@@ -234,12 +234,12 @@ impl Baseline {
             _ => format!("its peer group {peer_key}, as it has too little history"),
         };
         Some(Finding {
-            identity: ev.actor.id.to_string(),
+            identity: ev.actor_id().to_string(),
             first_seen,
             event_ids: cap_event_ids(ids),
             summary: format!(
                 "{} did {observed} matching events within {}, where {source} predicts about {:.1} (p = {p:.2e})",
-                ev.actor.id,
+                ev.actor_id(),
                 s.window,
                 expected.mean.max(MIN_EXPECTED)
             ),

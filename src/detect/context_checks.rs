@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{describe_target, human_span, Finding};
 use crate::engine::context::{ContextView, GrantEnd};
-use crate::event::Event;
+use crate::event::{Event, Text};
 use crate::rules::model::{JitKind, JitSpec, OffCaseKind, OffCaseSpec};
 
 #[derive(Debug, Clone)]
@@ -20,12 +20,12 @@ impl OffCaseCheck {
     }
 
     pub fn check(&self, ev: &Event, view: &mut ContextView<'_>) -> Option<Finding> {
-        let tenant = ev.target.tenant.as_deref()?;
+        let tenant = ev.tenant()?;
         if view.case_held(ev, tenant) {
             return None;
         }
-        let (agent, t, cases) = (ev.actor.id.as_str(), ev.time, &view.ctx.cases);
-        let cited = ev.case_id.as_deref();
+        let (agent, t, cases) = (ev.actor_id(), ev.time, &view.ctx.cases);
+        let cited = ev.text(Text::CaseId);
         let mut details = serde_json::Map::new();
         details.insert("tenant".into(), tenant.into());
         details.insert("cited_case".into(), cited.into());
@@ -60,8 +60,8 @@ impl OffCaseCheck {
         Some(Finding {
             identity: agent.to_owned(),
             first_seen: t,
-            event_ids: vec![ev.id.to_string()],
-            summary: format!("{agent} did {}{} but {why}", ev.action, describe_target(ev)),
+            event_ids: vec![ev.id().to_string()],
+            summary: format!("{agent} did {}{} but {why}", ev.action(), describe_target(ev)),
             details,
         })
     }
@@ -81,8 +81,8 @@ impl JitCheck {
         if view.grant_valid(ev) {
             return None;
         }
-        let (who, tenant, t, grants) = (ev.actor.id.as_str(), ev.target.tenant.as_deref(), ev.time, &view.ctx.grants);
-        let cited = ev.auth.jit_grant.as_deref();
+        let (who, tenant, t, grants) = (ev.actor_id(), ev.tenant(), ev.time, &view.ctx.grants);
+        let cited = ev.text(Text::AuthJitGrant);
         let mut details = serde_json::Map::new();
         details.insert("cited_grant".into(), cited.into());
         details.insert("tenant".into(), tenant.into());
@@ -129,8 +129,8 @@ impl JitCheck {
         Some(Finding {
             identity: who.to_owned(),
             first_seen: t,
-            event_ids: vec![ev.id.to_string()],
-            summary: format!("{who} did privileged {}{} but {why}", ev.action, describe_target(ev)),
+            event_ids: vec![ev.id().to_string()],
+            summary: format!("{who} did privileged {}{} but {why}", ev.action(), describe_target(ev)),
             details,
         })
     }

@@ -10,7 +10,7 @@ mod sequence;
 mod window;
 
 use crate::engine::context::ContextView;
-use crate::event::{Event, Field, Value};
+use crate::event::{Event, Field, Text, Value};
 use crate::rules::model::{Detect, Rule};
 use crate::time::{Span, Timestamp};
 
@@ -91,10 +91,10 @@ impl Detector {
                 let mut details = serde_json::Map::new();
                 details.insert("matched".into(), matched.into());
                 out.push(Finding {
-                    identity: ev.actor.id.to_string(),
+                    identity: ev.actor_id().to_string(),
                     first_seen: ev.time,
-                    event_ids: vec![ev.id.to_string()],
-                    summary: format!("{} did {}{} ({title})", ev.actor.id, ev.action, describe_target(ev)),
+                    event_ids: vec![ev.id().to_string()],
+                    summary: format!("{} did {}{} ({title})", ev.actor_id(), ev.action(), describe_target(ev)),
                     details,
                 })
             }
@@ -245,12 +245,12 @@ pub fn group_details(ev: &Event, fields: &[Field]) -> serde_json::Value {
 /// " on mailbox/x in tenant t" style suffix for summaries.
 pub fn describe_target(ev: &Event) -> String {
     let mut s = String::new();
-    let what = ev.target.resource.as_deref().or(ev.target.account.as_deref()).or(ev.target.host.as_deref());
+    let what = ev.text(Text::TargetResource).or(ev.text(Text::TargetAccount)).or(ev.text(Text::TargetHost));
     if let Some(w) = what {
         s.push_str(" on ");
         s.push_str(w);
     }
-    if let Some(t) = &ev.target.tenant {
+    if let Some(t) = ev.tenant() {
         s.push_str(" in tenant ");
         s.push_str(t);
     }

@@ -116,10 +116,10 @@ impl Sequence {
     fn step_event(&self, ev: &Event, step: usize) -> StepEvent {
         let next_links = self.steps.get(step + 1).map_or(&[][..], |s| link_fields(&s.link));
         StepEvent {
-            id: ev.id.clone(),
+            id: SmolStr::new(ev.id()),
             time: ev.time,
-            action: ev.action.clone(),
-            actor: ev.actor.id.clone(),
+            action: SmolStr::new(ev.action()),
+            actor: SmolStr::new(ev.actor_id()),
             link_values: next_links.iter().map(|f| render(ev, f)).collect(),
         }
     }
@@ -205,7 +205,7 @@ impl Sequence {
     }
 
     fn finding(&self, ev: &Event, key: &str, p: &Partial) -> Finding {
-        let who = p.identity.clone().unwrap_or_else(|| ev.actor.id.clone()).to_string();
+        let who = p.identity.clone().unwrap_or_else(|| SmolStr::new(ev.actor_id())).to_string();
         // One line per step: the event that completed it.
         let mut completing: Vec<&StepEvent> = Vec::new();
         let mut seen = 0;

@@ -117,7 +117,7 @@ impl Window {
             *get_or_insert_with(&mut group.distinct, v, || 0) += 1;
         }
         group.sum += amount;
-        group.push(Entry { time: ev.time, id: ev.id.clone(), value: value.map(SmolStr::new), amount });
+        group.push(Entry { time: ev.time, id: SmolStr::new(ev.id()), value: value.map(SmolStr::new), amount });
 
         let metric = match self.kind {
             WindowKind::Count => group.entries.len() as f64,
@@ -141,8 +141,8 @@ impl Window {
             _ => group.entries.iter().collect(),
         };
         let mut ids: Vec<String> = evidence.iter().map(|e| e.id.to_string()).collect();
-        if ids.last().map(String::as_str) != Some(ev.id.as_str()) {
-            ids.push(ev.id.to_string());
+        if ids.last().map(String::as_str) != Some(ev.id()) {
+            ids.push(ev.id().to_string());
         }
         let mut details = serde_json::Map::new();
         details.insert("window".into(), self.window.to_string().into());
@@ -150,7 +150,7 @@ impl Window {
         details.insert("threshold".into(), json!(self.threshold));
         details.insert("events_in_window".into(), group.entries.len().into());
         let field = self.field.as_ref().map(|f| f.path().into_owned()).unwrap_or_default();
-        let who = &ev.actor.id;
+        let who = ev.actor_id();
         // "for source.session s-1" when the group is not simply the identity.
         let scope: String = if self.by == [Field::ActorId] {
             String::new()

@@ -24,14 +24,14 @@ impl Context {
     /// Applies a `case.*` or `jit.*` event; other events are ignored. Returns whether it applied.
     pub fn apply(&mut self, ev: &Event) -> bool {
         if let Some(c) = &ev.case {
-            if ev.action.starts_with("case.") {
-                self.cases.apply(ev.time, &ev.action, c);
+            if ev.action().starts_with("case.") {
+                self.cases.apply(ev.time, ev.action(), c);
                 return true;
             }
         }
         if let Some(g) = &ev.grant {
-            if ev.action.starts_with("jit.") {
-                self.grants.apply(ev.time, &ev.action, g);
+            if ev.action().starts_with("jit.") {
+                self.grants.apply(ev.time, ev.action(), g);
                 return true;
             }
         }
@@ -64,14 +64,14 @@ impl ContextView<'_> {
     /// Whether the actor holds a case for the event's tenant at its time (within the grace).
     pub fn case_held(&mut self, ev: &Event, tenant: &str) -> bool {
         let (cases, grace) = (&self.ctx.cases, self.grace);
-        let agent = ev.actor.id.as_str();
+        let agent = ev.actor_id();
         *self.case_held.get_or_insert_with(|| cases.covered(agent, tenant, ev.time, grace))
     }
 
     /// Whether the actor holds a JIT grant valid for the event's tenant at its time.
     pub fn grant_valid(&mut self, ev: &Event) -> bool {
         let (grants, grace) = (&self.ctx.grants, self.grace);
-        let (who, tenant) = (ev.actor.id.as_str(), ev.target.tenant.as_deref());
+        let (who, tenant) = (ev.actor_id(), ev.tenant());
         *self.grant_valid.get_or_insert_with(|| grants.of_identity(who).any(|(_, g)| g.valid_for(who, tenant, ev.time, grace)))
     }
 }

@@ -43,7 +43,7 @@ impl PartialOrd for Queued {
 }
 impl Ord for Queued {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.0.cmp(&other.0).then_with(|| self.1.id.cmp(&other.1.id))
+        self.0.cmp(&other.0).then_with(|| self.1.id().cmp(other.1.id()))
     }
 }
 
@@ -64,21 +64,21 @@ pub struct IngestState {
 impl IngestState {
     /// In (time, id) order, so that the same state always serialises to the same bytes.
     pub fn sort(&mut self) {
-        self.queued.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        self.queued.sort_by(|a, b| (a.time, a.id()).cmp(&(b.time, b.id())));
         self.seen.sort();
     }
 }
 
 impl Ingest {
     pub fn admit(&mut self, ev: Arc<Event>, watermark: Timestamp) -> Admission {
-        if self.seen.contains_key(&ev.id) {
+        if self.seen.contains_key(ev.id()) {
             return Admission::Duplicate;
         }
         if ev.time < watermark {
             let behind = watermark.since(ev.time);
             return Admission::Late { event: Box::new(Arc::unwrap_or_clone(ev)), behind };
         }
-        self.seen.insert(ev.id.clone(), ev.time);
+        self.seen.insert(SmolStr::new(ev.id()), ev.time);
         self.queue.push(Queued(ev.time, ev));
         Admission::Accepted
     }

@@ -383,7 +383,7 @@ impl Engine {
     pub fn push(&mut self, ev: impl Into<Arc<Event>>) -> Admission {
         let ev = ev.into();
         let time = ev.time;
-        let on_arrival = (!self.on_arrival.is_empty() && !self.on_arrival.get(&ev.action).is_empty()).then(|| ev.clone());
+        let on_arrival = (!self.on_arrival.is_empty() && !self.on_arrival.get(ev.action()).is_empty()).then(|| ev.clone());
         let adm = self.ingest.admit(ev, self.watermark);
         match adm {
             Admission::Accepted => {
@@ -438,7 +438,7 @@ impl Engine {
         let mut findings = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);
         self.memo.reset(&self.conditions);
-        for &i in self.on_arrival.get(&ev.action) {
+        for &i in self.on_arrival.get(ev.action()) {
             if decided.contains(&i) {
                 continue;
             }
@@ -456,7 +456,7 @@ impl Engine {
         self.stats.processed += 1;
         self.run_deferred(ev.time);
         self.context.apply(&ev);
-        let candidates = self.in_order.get(&ev.action);
+        let candidates = self.in_order.get(ev.action());
         self.waiting.clear();
         let mut findings = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);

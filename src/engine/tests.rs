@@ -56,7 +56,7 @@ fn events_behind_the_watermark_are_refused_not_used() {
     e.advance(ev("a", 1000 - 120, "x").time, &mut out);
     match e.push(ev("late", 100, "x")) {
         Admission::Late { event, behind } => {
-            assert_eq!(event.id, "late");
+            assert_eq!(event.id(), "late");
             assert_eq!(behind, Span::from_secs(780));
         }
         other => panic!("expected late, got {other:?}"),
@@ -219,7 +219,7 @@ fn a_rule_deciding_on_arrival_added_at_a_restore_sees_the_buffered_events() {
     let (events, pack, whole) = scenario();
     let cfg = EngineConfig::default();
     // Just after a reset: it is still in the reorder buffer at the cut.
-    let cut = events.len() / 2 + events[events.len() / 2..].iter().position(|e| e.action == "password.reset").unwrap() + 1;
+    let cut = events.len() / 2 + events[events.len() / 2..].iter().position(|e| e.action() == "password.reset").unwrap() + 1;
     let mut first = Engine::new(&pack, cfg);
     let mut out = Vec::new();
     for e in events[..cut].iter().cloned() {
@@ -235,13 +235,13 @@ fn a_rule_deciding_on_arrival_added_at_a_restore_sees_the_buffered_events() {
     let (resets, others): (Vec<Alert>, Vec<Alert>) = out.into_iter().partition(|a| a.rule == "t.every_reset");
     assert_eq!(others, whole);
     let mut expected: Vec<String> =
-        events.iter().filter(|e| e.action == "password.reset" && e.time >= watermark).map(|e| e.id.to_string()).collect();
+        events.iter().filter(|e| e.action() == "password.reset" && e.time >= watermark).map(|e| e.id().to_string()).collect();
     expected.sort();
     expected.dedup();
     let mut found: Vec<String> = resets.iter().map(|a| a.event_ids[0].clone()).collect();
     found.sort();
     assert_eq!(found, expected);
-    let held = events[..cut].iter().filter(|e| e.action == "password.reset" && e.time >= watermark).count();
+    let held = events[..cut].iter().filter(|e| e.action() == "password.reset" && e.time >= watermark).count();
     assert!(buffered > 0 && held > 0, "the cut should leave resets in the reorder buffer ({buffered} buffered, {held} resets)");
 }
 
@@ -252,20 +252,20 @@ fn a_rule_deciding_on_arrival_added_at_a_restore_sees_the_buffered_events() {
 fn unsuppressed_match_rules_decide_on_arrival() {
     let (mut events, pack, _) = scenario();
     let pack = with_every_reset(pack);
-    let resets = events.iter().filter(|e| e.action == "password.reset").map(|e| &e.id).collect::<std::collections::HashSet<_>>().len();
+    let resets = events.iter().filter(|e| e.action() == "password.reset").map(|e| e.id()).collect::<std::collections::HashSet<_>>().len();
     assert!(resets > 20, "the scenario should have resets, {resets}");
     // A duplicate of a reset, and a reset far behind the watermark.
-    let first = events.iter().position(|e| e.action == "password.reset").unwrap();
+    let first = events.iter().position(|e| e.action() == "password.reset").unwrap();
     events.insert(first + 50, events[first].clone());
-    let mut late = events[first].clone();
-    late.id = "late-reset".into();
-    events.push(late);
+    let mut late = serde_json::to_value(&events[first]).unwrap();
+    late["id"] = "late-reset".into();
+    events.push(serde_json::from_value(late).unwrap());
 
     let sorted = run(&mut Engine::new(&pack, EngineConfig::default()), events.clone());
     let mut engine = Engine::new(&pack, EngineConfig::default()).prompt_alerts();
     let (mut out, mut all, mut decided) = (Vec::new(), Vec::new(), 0);
     for e in events {
-        let (id, time, reset) = (e.id.clone(), e.time, e.action == "password.reset");
+        let (id, time, reset) = (e.id().to_string(), e.time, e.action() == "password.reset");
         let accepted = matches!(engine.push_and_advance(e, &mut out), Admission::Accepted);
         let found = out.iter().filter(|a| a.rule == "t.every_reset" && a.event_ids == [id.to_string()]).count();
         assert_eq!(found, usize::from(reset && accepted), "event {id}");

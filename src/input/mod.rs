@@ -97,9 +97,9 @@ impl Iterator for RawLines {
 
 fn decode(raw: Raw) -> Record {
     match raw {
-        Raw::Line(position, Line::Text(bytes)) => match Event::decode_shared(&bytes) {
+        Raw::Line(position, Line::Text(bytes)) => match Event::decode_line(bytes) {
             Ok(ev) => Ok((position, ev)),
-            Err(e) => Err(BadRecord { position, reason: e.to_string(), raw: bytes }),
+            Err((e, raw)) => Err(BadRecord { position, reason: e.to_string(), raw }),
         },
         Raw::Line(position, Line::TooLong { len, head }) => {
             Err(BadRecord { position, reason: DecodeError::TooLarge(len).to_string(), raw: head })
@@ -217,7 +217,7 @@ mod tests {
         gz.write_all(body.as_bytes()).unwrap();
         gz.finish().unwrap();
         let ids = |threads| -> Vec<String> {
-            Records::open(std::slice::from_ref(&p), threads).unwrap().map(|r| r.unwrap().1.id.to_string()).collect()
+            Records::open(std::slice::from_ref(&p), threads).unwrap().map(|r| r.unwrap().1.id().to_string()).collect()
         };
         let one = ids(1);
         assert_eq!(one.len(), 5000);

@@ -191,7 +191,7 @@ fn incoming(m: &BorrowedMessage<'_>, topics: &mut HashMap<String, Arc<str>>) -> 
         partition: m.partition(),
         offset: m.offset(),
         key: m.key().map(Box::from),
-        event: Event::decode_shared(payload).map_err(|e| Undecodable { reason: e.to_string(), raw: payload.to_vec() }),
+        event: Event::decode_line(payload.to_vec()).map_err(|(e, raw)| Undecodable { reason: e.to_string(), raw }),
     }
 }
 

@@ -65,7 +65,7 @@ pub fn send(client: &ClientConfig, inputs: &[PathBuf], topic: &str) -> Result<Se
                         continue;
                     }
                 };
-                let key = Event::decode(&bytes).ok().map(|e| e.actor.id);
+                let key = Event::decode(&bytes).ok().map(|e| e.actor_id().to_owned());
                 summary.unkeyed += u64::from(key.is_none());
                 let mut record = FutureRecord::to(topic).payload(&bytes);
                 if let Some(k) = &key {
