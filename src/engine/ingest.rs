@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::collections::{FastMap, OrderedQueue};
 
+use hashbrown::hash_map::EntryRef;
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
@@ -71,14 +72,12 @@ impl IngestState {
 
 impl Ingest {
     pub fn admit(&mut self, ev: Arc<Event>, watermark: Timestamp) -> Admission {
-        if self.seen.contains_key(ev.id()) {
-            return Admission::Duplicate;
-        }
+        let EntryRef::Vacant(slot) = self.seen.entry_ref(ev.id()) else { return Admission::Duplicate };
         if ev.time < watermark {
             let behind = watermark.since(ev.time);
             return Admission::Late { event: Box::new(Arc::unwrap_or_clone(ev)), behind };
         }
-        self.seen.insert(SmolStr::new(ev.id()), ev.time);
+        slot.insert(ev.time);
         self.queue.push(Queued(ev.time, ev));
         Admission::Accepted
     }

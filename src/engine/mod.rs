@@ -506,6 +506,9 @@ impl Engine {
         to: &mut Vec<Alert>,
     ) {
         rule.detector.on_event(ev, view, findings);
+        if findings.is_empty() {
+            return;
+        }
         for f in findings.drain(..) {
             Self::emit(rule, stats, to, ev, f);
         }

@@ -51,7 +51,13 @@ impl<R: BufRead> BoundedLines<R> {
             };
             len += part.len();
             let room = (self.limit + 1).max(HEAD).saturating_sub(buf.len());
-            buf.extend_from_slice(&part[..part.len().min(room)]);
+            let take = &part[..part.len().min(room)];
+            // Most lines lie whole in one read: one exact allocation, the event's buffer later.
+            if buf.is_empty() {
+                buf = take.to_vec();
+            } else {
+                buf.extend_from_slice(take);
+            }
             let used = found.map_or(part.len(), |i| i + 1);
             self.reader.consume(used);
             if found.is_some() {
