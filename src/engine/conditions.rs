@@ -6,11 +6,11 @@
 
 use crate::collections::FastMap;
 use crate::event::Event;
-use crate::rules::Filter;
+use crate::rules::filter::{Filter, Test};
 
 #[derive(Debug, Default)]
 pub struct Conditions {
-    list: Vec<Filter>,
+    list: Vec<Test>,
     /// Each condition by its canonical text, to find equal ones.
     ids: FastMap<String, u32>,
 }
@@ -40,7 +40,7 @@ impl Conditions {
                 let next = self.list.len() as u32;
                 let id = *self.ids.entry(format!("{part:?}")).or_insert(next);
                 if id == next {
-                    self.list.push(part.clone());
+                    self.list.push(part.test());
                 }
                 id
             })

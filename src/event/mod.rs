@@ -438,6 +438,28 @@ impl Field {
         FIELD_NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
     }
 
+    /// The string field of the event's own text this is, if it is one.
+    pub fn text(&self) -> Option<Text> {
+        Some(match self {
+            Field::Id => Text::Id,
+            Field::Action => Text::Action,
+            Field::ActorId => Text::ActorId,
+            Field::ActorOrg => Text::ActorOrg,
+            Field::ActorRole => Text::ActorRole,
+            Field::TargetTenant => Text::TargetTenant,
+            Field::TargetAccount => Text::TargetAccount,
+            Field::TargetResource => Text::TargetResource,
+            Field::TargetHost => Text::TargetHost,
+            Field::CaseId => Text::CaseId,
+            Field::SourceIp => Text::SourceIp,
+            Field::SourceDevice => Text::SourceDevice,
+            Field::SourceSession => Text::SourceSession,
+            Field::AuthMethod => Text::AuthMethod,
+            Field::AuthJitGrant => Text::AuthJitGrant,
+            _ => return None,
+        })
+    }
+
     pub fn path(&self) -> std::borrow::Cow<'static, str> {
         match self {
             Field::Attr(name) => format!("attrs.{name}").into(),
@@ -533,26 +555,13 @@ impl Event {
 
     /// Reads a field by path; `None` when the event does not carry it.
     pub fn get(&self, field: &Field) -> Option<Value<'_>> {
-        let s = |f| self.text(f).map(Value::Str);
+        if let Some(t) = field.text() {
+            return self.text(t).map(Value::Str);
+        }
         match field {
-            Field::Id => s(Text::Id),
-            Field::Action => s(Text::Action),
-            Field::ActorId => s(Text::ActorId),
             Field::ActorType => Some(Value::Str(self.actor_type.as_str())),
-            Field::ActorOrg => s(Text::ActorOrg),
-            Field::ActorRole => s(Text::ActorRole),
-            Field::TargetTenant => s(Text::TargetTenant),
-            Field::TargetAccount => s(Text::TargetAccount),
-            Field::TargetResource => s(Text::TargetResource),
-            Field::TargetHost => s(Text::TargetHost),
-            Field::CaseId => s(Text::CaseId),
-            Field::SourceIp => s(Text::SourceIp),
-            Field::SourceDevice => s(Text::SourceDevice),
             Field::SourceManaged => self.managed.map(Value::Bool),
-            Field::SourceSession => s(Text::SourceSession),
             Field::AuthMfa => self.mfa.map(Value::Bool),
-            Field::AuthMethod => s(Text::AuthMethod),
-            Field::AuthJitGrant => s(Text::AuthJitGrant),
             Field::Outcome => Some(Value::Str(self.outcome.as_str())),
             Field::CaseTenant => self.case.as_ref().and_then(|c| c.tenant.as_deref().map(Value::Str)),
             Field::CaseAssignee => self.case.as_ref().and_then(|c| c.assignee.as_deref().map(Value::Str)),
@@ -565,6 +574,7 @@ impl Event {
                 AttrValue::Num(n) => Value::Num(*n),
                 AttrValue::Str(s) => Value::Str(s),
             }),
+            _ => None,
         }
     }
 

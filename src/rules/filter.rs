@@ -15,7 +15,7 @@ use regex::Regex;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::event::{AttrValue, Event, Field, Value};
+use crate::event::{ActorType, AttrValue, Event, Field, Outcome, Text, Value};
 
 const OPERATORS: &str = "eq, in, prefix, suffix, contains, regex, cidr, exists, gt, gte, lt, lte";
 
@@ -217,6 +217,73 @@ impl Filter {
     }
 }
 
+/// A filter made ready to run on every event. A condition on a field of few values
+/// (`actor.type`, `outcome`, `source.managed`, `auth.mfa`) becomes the set of values that pass
+/// it, found by asking its operators about each value, and is then one bit test; `exists` on a
+/// string field is one comparison. Any other condition runs as the filter does, so every answer
+/// is the filter's.
+#[derive(Debug, Clone)]
+pub enum Test {
+    /// A bit per [`ActorType`], in declaration order.
+    ActorType(u8),
+    /// A bit per [`Outcome`], in declaration order.
+    Outcome(u8),
+    /// A bit each for absent, `false` and `true`.
+    Managed(u8),
+    Mfa(u8),
+    Present(Text, bool),
+    All(Vec<Test>),
+    Any(Vec<Test>),
+    Not(Box<Test>),
+    Field(Filter),
+}
+
+/// The values of a boolean field, in the order of [`Test::Managed`]'s bits.
+const FLAGS: [Option<Value<'static>>; 3] = [None, Some(Value::Bool(false)), Some(Value::Bool(true))];
+
+impl Filter {
+    /// This filter ready to run (see [`Test`]).
+    pub fn test(&self) -> Test {
+        let (field, ops) = match self {
+            Filter::All(fs) => return Test::All(fs.iter().map(Filter::test).collect()),
+            Filter::Any(fs) => return Test::Any(fs.iter().map(Filter::test).collect()),
+            Filter::Not(f) => return Test::Not(Box::new(f.test())),
+            Filter::Field(field, ops) => (field, ops),
+        };
+        let passing = |values: &[Option<Value<'static>>]| {
+            let passes = |v: &Option<Value<'_>>| ops.iter().all(|op| op.matches(*v));
+            values.iter().enumerate().filter(|(_, v)| passes(v)).fold(0u8, |bits, (i, _)| bits | 1 << i)
+        };
+        match field {
+            Field::ActorType => Test::ActorType(passing(&ActorType::ALL.map(|t| Some(Value::Str(t.as_str()))))),
+            Field::Outcome => Test::Outcome(passing(&Outcome::ALL.map(|o| Some(Value::Str(o.as_str()))))),
+            Field::SourceManaged => Test::Managed(passing(&FLAGS)),
+            Field::AuthMfa => Test::Mfa(passing(&FLAGS)),
+            _ => match (field.text(), ops.as_slice()) {
+                (Some(text), [Op::Exists(want)]) => Test::Present(text, *want),
+                _ => Test::Field(self.clone()),
+            },
+        }
+    }
+}
+
+impl Test {
+    pub fn matches(&self, ev: &Event) -> bool {
+        let flag = |f: Option<bool>| 1u8 << f.map_or(0, |b| 1 + u8::from(b));
+        match self {
+            Test::ActorType(bits) => bits & 1 << ev.actor_type as u8 != 0,
+            Test::Outcome(bits) => bits & 1 << ev.outcome as u8 != 0,
+            Test::Managed(bits) => bits & flag(ev.managed) != 0,
+            Test::Mfa(bits) => bits & flag(ev.mfa) != 0,
+            Test::Present(text, want) => ev.text(*text).is_some() == *want,
+            Test::All(ts) => ts.iter().all(|t| t.matches(ev)),
+            Test::Any(ts) => ts.iter().any(|t| t.matches(ev)),
+            Test::Not(t) => !t.matches(ev),
+            Test::Field(f) => f.matches(ev),
+        }
+    }
+}
+
 /// A string or a list of strings.
 struct Strings(Vec<String>);
 
@@ -363,6 +430,44 @@ mod tests {
     const READ: &str = r#"{"id":"e1","time":"2026-11-02T14:03:11Z","action":"mailbox.read",
         "actor":{"id":"agent:ana","type":"support","role":"tier2"},"target":{"tenant":"t-fab"},
         "source":{"ip":"10.20.3.4","managed":false},"auth":{"mfa":true},"attrs":{"records":1200}}"#;
+
+    /// A filter ready to run answers as the filter does: the shipped pack's filters and
+    /// exceptions, and conditions of every operator on the fields that become bit tests, over
+    /// every event of the fixture scenario.
+    #[test]
+    fn tests_answer_as_their_filters() {
+        let pack = crate::rules::RuleSet::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
+        let mut filters: Vec<Filter> = pack.rules.iter().map(|r| r.rule.filter.clone()).collect();
+        filters.extend(pack.rules.iter().flat_map(|r| r.rule.exceptions.iter().map(|x| x.matches.clone())));
+        for yaml in [
+            "{actor.type: support}",
+            "{actor.type: [vendor, robot, 7]}",
+            "{actor.type: {prefix: s, suffix: t}}",
+            "{actor.type: {regex: '^(ad|sy)'}, outcome: {in: [denied, failure]}}",
+            "{actor.type: {exists: false}}",
+            "{outcome: success}",
+            "{source.managed: true}",
+            "{source.managed: {exists: false}}",
+            "{not: {auth.mfa: false}}",
+            "{auth.mfa: {eq: 'true'}}",
+            "{any: [{case_id: {exists: true}}, {source.session: {exists: false}}]}",
+            "{target.tenant: {exists: true}, source.ip: {cidr: 10.0.0.0/8}}",
+        ] {
+            filters.push(filter(yaml));
+        }
+        let scenario = crate::synth::generate(&crate::synth::Params::scenario(7));
+        let events: Vec<Event> = scenario.lines.iter().filter_map(|l| Event::decode(l).ok()).collect();
+        assert!(events.len() > 10_000);
+        let mut splitting = 0;
+        for f in &filters {
+            let test = f.test();
+            assert!(events.iter().all(|ev| test.matches(ev) == f.matches(ev)), "{f:?} as {test:?}");
+            let passed = events.iter().filter(|ev| f.matches(ev)).count();
+            splitting += usize::from(passed > 0 && passed < events.len());
+        }
+        // Most of them pass some events and fail others, so the agreement says something.
+        assert!(splitting >= 18, "{splitting} of {} filters split the events", filters.len());
+    }
 
     #[test]
     fn action_pins_are_dropped_only_where_the_action_index_covers_them() {
