@@ -197,9 +197,16 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// The next byte after whitespace (read once when there is none, as in compact JSON).
+    #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
-        self.ws();
-        self.bytes.get(self.at).copied()
+        match self.bytes.get(self.at) {
+            Some(&c) if c > b' ' => Some(c),
+            _ => {
+                self.ws();
+                self.bytes.get(self.at).copied()
+            }
+        }
     }
 
     fn eat(&mut self, c: u8) -> Option<()> {
