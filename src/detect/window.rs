@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+use hashbrown::hash_map::EntryRef;
+
 use crate::collections::{get_or_insert_with, FastMap};
 
 use serde::{Deserialize, Serialize};
@@ -72,10 +74,10 @@ impl Group {
             let Some(e) = self.entries.pop_front() else { break };
             self.sum -= e.amount;
             if let Some(v) = e.value {
-                if let Some(n) = self.distinct.get_mut(&v) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.distinct.remove(&v);
+                if let EntryRef::Occupied(mut n) = self.distinct.entry_ref(v.as_str()) {
+                    *n.get_mut() -= 1;
+                    if *n.get() == 0 {
+                        n.remove();
                     }
                 }
             }
@@ -113,11 +115,16 @@ impl Window {
         let key = group_key(ev, &self.by)?;
         let group = get_or_insert_with(&mut self.state.groups, &key, Group::default);
         group.evict(ev.time.saturating_sub(self.window));
-        if let Some(v) = &value {
-            *get_or_insert_with(&mut group.distinct, v, || 0) += 1;
-        }
+        // The entry shares the distinct map's copy of its value.
+        let value = value.map(|v| match group.distinct.entry_ref(v.as_ref()) {
+            EntryRef::Occupied(mut n) => {
+                *n.get_mut() += 1;
+                n.key().clone()
+            }
+            EntryRef::Vacant(slot) => slot.insert_entry(1).key().clone(),
+        });
         group.sum += amount;
-        group.push(Entry { time: ev.time, id: SmolStr::new(ev.id()), value: value.map(SmolStr::new), amount });
+        group.push(Entry { time: ev.time, id: SmolStr::new(ev.id()), value, amount });
 
         let metric = match self.kind {
             WindowKind::Count => group.entries.len() as f64,
