@@ -3,7 +3,8 @@
 //! # Layout
 //!
 //! - [`event`]: the input contract, decoded and validated once (a single-pass decoder for what
-//!   producers send, serde_json as the reference for the rest); field access by path.
+//!   producers send, serde_json as the reference for the rest); an event keeps its line and
+//!   holds its strings as spans of it; field access by path.
 //! - [`time`]: event time (RFC 3339 instants) and typed durations; no wall clock anywhere.
 //! - [`rules`]: rule files (YAML) and their filters, loaded with file:line:column errors.
 //! - [`engine`]: the synchronous core: dedup, reordering by watermark, the case and grant

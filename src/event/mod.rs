@@ -665,6 +665,14 @@ mod tests {
         assert_eq!(back, b"{\"id\":\"\xff\"}");
     }
 
+    /// Held by the thousand in the reorder buffer and the grace queue: keep it small.
+    #[test]
+    fn an_event_is_its_line_and_about_200_bytes() {
+        assert!(std::mem::size_of::<Event>() <= 208, "{}", std::mem::size_of::<Event>());
+        let ev = Event::decode(EXAMPLE.as_bytes()).unwrap();
+        assert_eq!(ev.buf, EXAMPLE, "the fast path's event keeps its line as its buffer");
+    }
+
     #[test]
     fn rejects_non_utf8_and_oversize() {
         assert_eq!(Event::decode(b"{\"id\":\"\xff\"}"), Err(DecodeError::NotUtf8(7)));
