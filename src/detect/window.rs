@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{group_details, group_key, text, Finding};
 use crate::alert::cap_event_ids;
-use crate::event::{Event, Field, Value};
+use crate::event::{Event, Field, Text, Value};
 use crate::time::{Span, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +159,7 @@ impl Window {
         let field = self.field.as_ref().map(|f| f.path().into_owned()).unwrap_or_default();
         let who = ev.actor_id();
         // "for source.session s-1" when the group is not simply the identity.
-        let scope: String = if self.by == [Field::ActorId] {
+        let scope: String = if self.by == [Field::Text(Text::ActorId)] {
             String::new()
         } else {
             let parts: Vec<String> = self.by.iter().map(|f| {
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn distinct_counts_values_not_events_and_forgets_old_ones() {
-        let mut w = Window::new(WindowKind::Distinct, Some(Field::TargetTenant), &[Field::ActorId], Span::from_secs(600), 3.0);
+        let mut w = Window::new(WindowKind::Distinct, Some(Field::Text(Text::TargetTenant)), &[Field::Text(Text::ActorId)], Span::from_secs(600), 3.0);
         assert!(w.on_event(&ev("1", 0, "a", "t1", 1)).is_none());
         assert!(w.on_event(&ev("2", 10, "a", "t1", 1)).is_none());
         assert!(w.on_event(&ev("3", 20, "a", "t2", 1)).is_none());
@@ -250,7 +250,7 @@ mod tests {
 
     #[test]
     fn sum_adds_and_subtracts_as_the_window_slides() {
-        let mut w = Window::new(WindowKind::Sum, Some(Field::Attr("records".into())), &[Field::ActorId], Span::from_secs(60), 100.0);
+        let mut w = Window::new(WindowKind::Sum, Some(Field::Attr("records".into())), &[Field::Text(Text::ActorId)], Span::from_secs(60), 100.0);
         assert!(w.on_event(&ev("1", 0, "a", "t", 60)).is_none());
         assert!(w.on_event(&ev("2", 61, "a", "t", 60)).is_none(), "the first left the window");
         assert!(w.on_event(&ev("3", 62, "a", "t", 40)).is_some());
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn expiry_drops_idle_groups() {
-        let mut w = Window::new(WindowKind::Count, None, &[Field::ActorId], Span::from_secs(60), 10.0);
+        let mut w = Window::new(WindowKind::Count, None, &[Field::Text(Text::ActorId)], Span::from_secs(60), 10.0);
         w.on_event(&ev("1", 0, "a", "t", 1));
         w.on_event(&ev("2", 50, "b", "t", 1));
         w.expire(Timestamp::parse("2026-11-02T00:01:30Z").unwrap());

@@ -25,7 +25,7 @@ pub const MAX_EVENT_BYTES: usize = 1 << 20;
 
 /// The string fields an event holds as spans of its text (those of `case` and `grant`, which
 /// only context events carry, are owned by their boxes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Text {
     Id,
     Action,
@@ -360,24 +360,11 @@ impl Value<'_> {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Field {
-    Id,
-    Action,
-    ActorId,
+    /// A string field of the event's own text.
+    Text(Text),
     ActorType,
-    ActorOrg,
-    ActorRole,
-    TargetTenant,
-    TargetAccount,
-    TargetResource,
-    TargetHost,
-    CaseId,
-    SourceIp,
-    SourceDevice,
     SourceManaged,
-    SourceSession,
     AuthMfa,
-    AuthMethod,
-    AuthJitGrant,
     Outcome,
     CaseTenant,
     CaseAssignee,
@@ -389,24 +376,24 @@ pub enum Field {
 }
 
 const FIELD_NAMES: &[(&str, Field)] = &[
-    ("id", Field::Id),
-    ("action", Field::Action),
-    ("actor.id", Field::ActorId),
+    ("id", Field::Text(Text::Id)),
+    ("action", Field::Text(Text::Action)),
+    ("actor.id", Field::Text(Text::ActorId)),
     ("actor.type", Field::ActorType),
-    ("actor.org", Field::ActorOrg),
-    ("actor.role", Field::ActorRole),
-    ("target.tenant", Field::TargetTenant),
-    ("target.account", Field::TargetAccount),
-    ("target.resource", Field::TargetResource),
-    ("target.host", Field::TargetHost),
-    ("case_id", Field::CaseId),
-    ("source.ip", Field::SourceIp),
-    ("source.device", Field::SourceDevice),
+    ("actor.org", Field::Text(Text::ActorOrg)),
+    ("actor.role", Field::Text(Text::ActorRole)),
+    ("target.tenant", Field::Text(Text::TargetTenant)),
+    ("target.account", Field::Text(Text::TargetAccount)),
+    ("target.resource", Field::Text(Text::TargetResource)),
+    ("target.host", Field::Text(Text::TargetHost)),
+    ("case_id", Field::Text(Text::CaseId)),
+    ("source.ip", Field::Text(Text::SourceIp)),
+    ("source.device", Field::Text(Text::SourceDevice)),
     ("source.managed", Field::SourceManaged),
-    ("source.session", Field::SourceSession),
+    ("source.session", Field::Text(Text::SourceSession)),
     ("auth.mfa", Field::AuthMfa),
-    ("auth.method", Field::AuthMethod),
-    ("auth.jit_grant", Field::AuthJitGrant),
+    ("auth.method", Field::Text(Text::AuthMethod)),
+    ("auth.jit_grant", Field::Text(Text::AuthJitGrant)),
     ("outcome", Field::Outcome),
     ("case.tenant", Field::CaseTenant),
     ("case.assignee", Field::CaseAssignee),
@@ -440,24 +427,10 @@ impl Field {
 
     /// The string field of the event's own text this is, if it is one.
     pub fn text(&self) -> Option<Text> {
-        Some(match self {
-            Field::Id => Text::Id,
-            Field::Action => Text::Action,
-            Field::ActorId => Text::ActorId,
-            Field::ActorOrg => Text::ActorOrg,
-            Field::ActorRole => Text::ActorRole,
-            Field::TargetTenant => Text::TargetTenant,
-            Field::TargetAccount => Text::TargetAccount,
-            Field::TargetResource => Text::TargetResource,
-            Field::TargetHost => Text::TargetHost,
-            Field::CaseId => Text::CaseId,
-            Field::SourceIp => Text::SourceIp,
-            Field::SourceDevice => Text::SourceDevice,
-            Field::SourceSession => Text::SourceSession,
-            Field::AuthMethod => Text::AuthMethod,
-            Field::AuthJitGrant => Text::AuthJitGrant,
-            _ => return None,
-        })
+        match self {
+            Field::Text(t) => Some(*t),
+            _ => None,
+        }
     }
 
     pub fn path(&self) -> std::borrow::Cow<'static, str> {
@@ -555,10 +528,8 @@ impl Event {
 
     /// Reads a field by path; `None` when the event does not carry it.
     pub fn get(&self, field: &Field) -> Option<Value<'_>> {
-        if let Some(t) = field.text() {
-            return self.text(t).map(Value::Str);
-        }
         match field {
+            Field::Text(t) => self.text(*t).map(Value::Str),
             Field::ActorType => Some(Value::Str(self.actor_type.as_str())),
             Field::SourceManaged => self.managed.map(Value::Bool),
             Field::AuthMfa => self.mfa.map(Value::Bool),
@@ -574,7 +545,6 @@ impl Event {
                 AttrValue::Num(n) => Value::Num(*n),
                 AttrValue::Str(s) => Value::Str(s),
             }),
-            _ => None,
         }
     }
 
@@ -613,8 +583,8 @@ mod tests {
         let ev = Event::decode(EXAMPLE.as_bytes()).unwrap();
         assert_eq!(ev.actor_id(), "agent:ana.ortiz");
         assert_eq!(ev.get(&Field::parse("source.managed").unwrap()), Some(Value::Bool(true)));
-        assert_eq!(ev.get(&Field::TargetTenant), Some(Value::Str("t-fabrikam")));
-        assert_eq!(ev.get(&Field::ActorOrg), None);
+        assert_eq!(ev.get(&Field::Text(Text::TargetTenant)), Some(Value::Str("t-fabrikam")));
+        assert_eq!(ev.get(&Field::Text(Text::ActorOrg)), None);
     }
 
     #[test]

@@ -172,7 +172,7 @@ impl Filter {
     /// The engine uses it to evaluate a rule only on events that can match it.
     pub fn actions(&self) -> Option<BTreeSet<String>> {
         match self {
-            Filter::Field(Field::Action, ops) => ops
+            Filter::Field(Field::Text(Text::Action), ops) => ops
                 .iter()
                 .filter_map(|op| match op {
                     Op::Eq(Scalar::Str(s)) => Some(BTreeSet::from([s.to_string()])),
@@ -208,7 +208,7 @@ impl Filter {
             _ => false,
         };
         match self {
-            Filter::Field(Field::Action, ops) if ops.iter().all(pins) => Filter::default(),
+            Filter::Field(Field::Text(Text::Action), ops) if ops.iter().all(pins) => Filter::default(),
             Filter::All(fs) => Filter::All(
                 fs.iter().map(Filter::without_action_pins).filter(|f| !matches!(f, Filter::All(v) if v.is_empty())).collect(),
             ),
@@ -478,7 +478,7 @@ mod tests {
         assert!(!pinned.matches(&other_action) && stripped.matches(&other_action), "the index checks the action now");
         assert!(!stripped.matches(&event(&READ.replace("support", "vendor"))), "the rest still holds");
         for kept in ["{action: {prefix: mailbox.}}", "any: [{action: file.read}, {action: mailbox.read}]", "not: {action: file.read}"] {
-            assert!(filter(kept).without_action_pins().fields().contains(&Field::Action), "{kept}");
+            assert!(filter(kept).without_action_pins().fields().contains(&Field::Text(Text::Action)), "{kept}");
         }
     }
 

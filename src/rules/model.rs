@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 use super::filter::Filter;
-use crate::event::Field;
+use crate::event::{Field, Text};
 use crate::time::{Span, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
@@ -240,7 +240,7 @@ pub struct BaselineSpec {
 
 impl BaselineSpec {
     fn default_peer() -> Field {
-        Field::ActorRole
+        Field::Text(Text::ActorRole)
     }
     fn default_window() -> Span {
         Span::from_secs(3600)
