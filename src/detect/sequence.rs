@@ -18,13 +18,13 @@ use serde_json::json;
 use super::Finding;
 use crate::alert::cap_event_ids;
 use crate::event::{Event, Field};
-use crate::rules::filter::Filter;
+use crate::rules::filter::Test;
 use crate::rules::model::{Link, SequenceSpec};
 use crate::time::{Span, Timestamp};
 
 #[derive(Debug, Clone)]
 struct StepCfg {
-    filter: Filter,
+    filter: Test,
     by: Field,
     link: Option<Link>,
     count: u32,
@@ -36,6 +36,8 @@ pub struct Sequence {
     max_span: Span,
     identity_step: usize,
     steps: Vec<StepCfg>,
+    /// The actions any step can match, if every step pins them.
+    actions: Option<BTreeSet<String>>,
     pub(crate) state: SequenceState,
 }
 
@@ -94,23 +96,24 @@ impl Sequence {
                 .steps
                 .iter()
                 .map(|s| StepCfg {
-                    filter: s.filter.clone(),
+                    filter: s.filter.test(),
                     by: s.by.clone(),
                     link: s.link.clone(),
                     count: s.count,
                     distinct: s.distinct.clone(),
                 })
                 .collect(),
+            actions: spec.steps.iter().map(|s| s.filter.actions()).try_fold(BTreeSet::new(), |mut acc, a| {
+                acc.extend(a?);
+                Some(acc)
+            }),
             state: SequenceState::default(),
         }
     }
 
     /// The actions any step can match, if every step pins them.
     pub fn actions(&self) -> Option<BTreeSet<String>> {
-        self.steps.iter().map(|s| s.filter.actions()).try_fold(BTreeSet::new(), |mut acc, a| {
-            acc.extend(a?);
-            Some(acc)
-        })
+        self.actions.clone()
     }
 
     fn step_event(&self, ev: &Event, step: usize) -> StepEvent {

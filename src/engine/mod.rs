@@ -30,7 +30,8 @@ use serde::{Deserialize, Serialize};
 use crate::alert::Alert;
 use crate::detect::{group_key, Detector, Finding, SavedState};
 use crate::event::Event;
-use crate::rules::model::{Exception, Rule, Suppress};
+use crate::rules::filter::Test;
+use crate::rules::model::{Rule, Suppress};
 use crate::rules::{Category, RuleSet, Severity};
 use crate::time::{Span, Timestamp};
 use conditions::{Conditions, Memo};
@@ -77,7 +78,8 @@ struct CompiledRule {
     tags: Vec<String>,
     /// The filter, as ids of shared conditions (see [`Conditions`]).
     filter: Vec<u32>,
-    exceptions: Vec<Exception>,
+    /// The exceptions' filters ready to run, with the time each stops applying.
+    exceptions: Vec<(Option<Timestamp>, Test)>,
     suppress: Suppress,
     detector: Detector,
     decided: Decided,
@@ -121,7 +123,7 @@ impl Decided {
 impl CompiledRule {
     fn admits(&self, ev: &Event, conditions: &Conditions, memo: &mut Memo) -> bool {
         conditions.all(&self.filter, ev, memo)
-            && !self.exceptions.iter().any(|x| x.until.is_none_or(|u| ev.time < u) && x.matches.matches(ev))
+            && !self.exceptions.iter().any(|(until, test)| until.is_none_or(|u| ev.time < u) && test.matches(ev))
     }
 }
 
@@ -320,7 +322,7 @@ impl Engine {
                 category: r.category,
                 tags: r.tags.clone(),
                 filter,
-                exceptions: r.exceptions.clone(),
+                exceptions: r.exceptions.iter().map(|x| (x.until, x.matches.test())).collect(),
                 suppress: r.suppress.clone(),
                 sweep_every: cfg.sweep_every.max(detector.state_span()).max(r.suppress.window),
                 swept: Timestamp::MIN,

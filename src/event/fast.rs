@@ -262,9 +262,15 @@ impl<'a> Scan<'a> {
     #[inline(always)]
     fn str(&mut self) -> Option<&'a str> {
         let s = self.span()?;
+        Some(self.slice(s))
+    }
+
+    /// The text of a span this scan found.
+    #[inline(always)]
+    fn slice(&self, s: Span) -> &'a str {
         // SAFETY: a span starts after a quote and ends at one; both are ASCII bytes of valid
         // UTF-8, so both are character boundaries.
-        Some(unsafe { self.text.get_unchecked(s.start as usize..s.end as usize) })
+        unsafe { self.text.get_unchecked(s.start as usize..s.end as usize) }
     }
 
     /// `null` (as no span) or a string.
@@ -287,8 +293,7 @@ impl<'a> Scan<'a> {
             Some(_) => self.string_from(start, start + 8)?,
             None => self.string_from(start, start)?,
         };
-        // SAFETY: as in `str`.
-        let text = unsafe { self.text.get_unchecked(span.start as usize..span.end as usize) };
+        let text = self.slice(span);
         let word = match first {
             Some(w) if text.len() < 8 => w & !(u64::MAX << (8 * text.len())),
             Some(w) if text.len() == 8 => w,
