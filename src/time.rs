@@ -186,7 +186,9 @@ fn parse_rfc3339(b: &[u8]) -> Result<Timestamp, TimeError> {
     }
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Ok(Timestamp(secs * NANOS_PER_SEC + frac))
+    // In i128: the product alone overflows i64 for the earliest instants that do fit.
+    let nanos = i128::from(secs) * i128::from(NANOS_PER_SEC) + i128::from(frac);
+    i64::try_from(nanos).map(Timestamp).map_err(|_| TimeError("time is out of range (years 1678 to 2261)"))
 }
 
 impl fmt::Display for Timestamp {
@@ -367,8 +369,19 @@ mod tests {
             "2026-11-02T14:03:11.Z",
             "2026-11-02T14:03:11Zjunk",
             "1793628191",
+            // Four-digit years beyond the nanosecond range once wrapped into the 1700s.
+            "2263-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "1677-01-01T00:00:00Z",
         ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_extremes_round_trip() {
+        for t in [Timestamp::MIN, Timestamp::MAX] {
+            assert_eq!(Timestamp::parse(&t.to_string()), Ok(t), "{t}");
         }
     }
 

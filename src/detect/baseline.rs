@@ -85,20 +85,19 @@ struct IdentityRate {
     bucket_count: u64,
     history: Moments,
     last_seen: Timestamp,
+    /// The peer group whose member set holds it: its latest event's.
+    #[serde(default)]
+    peer: Option<SmolStr>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct PeerGroup {
     history: Moments,
-    /// Members and their latest event; those seen within the window are the active peers.
-    last_seen: FastMap<SmolStr, Timestamp>,
-}
-
-impl PeerGroup {
-    fn evict(&mut self, cutoff: Timestamp) {
-        self.last_seen.retain(|_, t| *t > cutoff);
-    }
-
+    /// Identities whose latest event put them in this group; those seen within the window are
+    /// the active peers. Membership changes only when an identity arrives, changes group or is
+    /// forgotten, so an event does not touch it.
+    #[serde(default)]
+    members: hashbrown::HashSet<SmolStr, foldhash::fast::RandomState>,
 }
 
 /// Events per window that `recent` shows at `now`, measured over the time it has been active in
@@ -157,12 +156,20 @@ impl Baseline {
         let t = ev.time;
         let cutoff = t.saturating_sub(s.window);
         let peer_key = text(ev, &s.peer).unwrap_or(std::borrow::Cow::Borrowed("(none)"));
-        let peer = get_or_insert_with(&mut self.state.peers, &peer_key, PeerGroup::default);
+        let peers = &mut self.state.peers;
         let fresh = || IdentityRate { bucket: t.bucket(s.window), ..IdentityRate::default() };
         let me = get_or_insert_with(&mut self.state.identities, ev.actor_id(), fresh);
         if me.last_seen <= t.saturating_sub(FORGET_AFTER) {
             // Forgotten, whether or not a sweep has dropped it yet: sweeps only free memory.
-            *me = fresh();
+            // Its group membership stays, so that a move below finds the set to leave.
+            *me = IdentityRate { peer: std::mem::take(&mut me.peer), ..fresh() };
+        }
+        if me.peer.as_deref() != Some(peer_key.as_ref()) {
+            let before = me.peer.replace(SmolStr::new(peer_key.as_ref()));
+            if let Some(old) = before.and_then(|b| peers.get_mut(b.as_str())) {
+                old.members.remove(ev.actor_id());
+            }
+            get_or_insert_with(peers, &peer_key, PeerGroup::default).members.insert(SmolStr::new(ev.actor_id()));
         }
 
         let bucket = t.bucket(s.window);
@@ -170,7 +177,7 @@ impl Baseline {
             if me.bucket_count > 0 {
                 let x = me.bucket_count as f64;
                 me.history.add(x, s.alpha);
-                peer.history.add(x, s.alpha);
+                get_or_insert_with(peers, &peer_key, PeerGroup::default).history.add(x, s.alpha);
             }
             me.bucket = bucket;
             me.bucket_count = 0;
@@ -179,12 +186,12 @@ impl Baseline {
         me.last_seen = t;
         evict_recent(&mut me.recent, cutoff);
         me.recent.push_back((t, SmolStr::new(ev.id())));
-        *get_or_insert_with(&mut peer.last_seen, ev.actor_id(), || t) = t;
 
         let observed = me.recent.len() as u64;
         if observed < s.min_count {
             return None;
         }
+        let peer = self.state.peers.get(peer_key.as_ref())?;
         let (expected, basis) = if me.history.samples >= s.min_history {
             (me.history, "self")
         } else if peer.history.samples >= s.min_peer_samples {
@@ -201,13 +208,13 @@ impl Baseline {
         let ids: Vec<String> = me.recent.iter().map(|(_, id)| id.to_string()).collect();
         let own_pace = pace(&me.recent, t, s.window);
         // The peers' current pace, leaving this identity out: a shared surge is no anomaly.
-        let peer = &self.state.peers[peer_key.as_ref()];
         let identities = &self.state.identities;
         let mut paces: Vec<f64> = peer
-            .last_seen
+            .members
             .iter()
-            .filter(|(who, seen)| **seen > cutoff && **who != ev.actor_id())
-            .filter_map(|(who, _)| identities.get(who))
+            .filter(|who| *who != ev.actor_id())
+            .filter_map(|who| identities.get(who))
+            .filter(|r| r.last_seen > cutoff)
             .map(|r| pace(&r.recent, t, s.window))
             .collect();
         // Summed in sorted order: map iteration order must not reach the output, not even as
@@ -250,13 +257,17 @@ impl Baseline {
     pub fn expire(&mut self, watermark: Timestamp) {
         let cutoff = watermark.saturating_sub(self.s.window);
         let forget = watermark.saturating_sub(FORGET_AFTER);
-        self.state.identities.retain(|_, r| {
+        let peers = &mut self.state.peers;
+        self.state.identities.retain(|who, r| {
             evict_recent(&mut r.recent, cutoff);
-            r.last_seen > forget
+            let keep = r.last_seen > forget;
+            if !keep {
+                if let Some(p) = r.peer.as_ref().and_then(|g| peers.get_mut(g.as_str())) {
+                    p.members.remove(who);
+                }
+            }
+            keep
         });
-        for p in self.state.peers.values_mut() {
-            p.evict(cutoff);
-        }
     }
 
     pub fn window(&self) -> Span {
@@ -302,6 +313,47 @@ mod tests {
         assert_eq!(swept.keys(), 0, "the sweep dropped the idle identity");
         assert!(swept.on_event(&ev(back)).is_none(), "no history after the sweep");
         assert!(unswept.on_event(&ev(back)).is_none(), "no history without a sweep either");
+    }
+
+    /// Each peer group's member set holds exactly the identities whose latest event named it,
+    /// through moves between groups, forgetting and sweeps.
+    #[test]
+    fn peer_groups_hold_exactly_their_current_members() {
+        let spec: BaselineSpec = serde_yaml_ng::from_str(
+            "{peer: actor.role, window: 1h, alpha: 0.5, min_history: 2, min_peer_samples: 1000, min_count: 1000, p_value: 1.0, peer_ratio: 0.0}",
+        )
+        .unwrap();
+        let at = |h: i64| Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(h * 3600));
+        let ev = |h: i64, who: &str, role: &str| {
+            let line = format!(
+                r#"{{"id":"e{h}{who}","time":"{}","action":"record.view","actor":{{"id":"{who}","type":"support","role":"{role}"}}}}"#,
+                at(h)
+            );
+            Event::decode(line.as_bytes()).unwrap()
+        };
+        let check = |b: &Baseline| {
+            for (name, group) in &b.state.peers {
+                let mut want: Vec<&str> =
+                    b.state.identities.iter().filter(|(_, r)| r.peer.as_deref() == Some(name.as_str())).map(|(w, _)| w.as_str()).collect();
+                let mut got: Vec<&str> = group.members.iter().map(SmolStr::as_str).collect();
+                want.sort();
+                got.sort();
+                assert_eq!(got, want, "group {name}");
+            }
+        };
+        let mut b = Baseline::new(&spec);
+        b.on_event(&ev(0, "ana", "tier1"));
+        b.on_event(&ev(0, "bo", "tier1"));
+        b.on_event(&ev(1, "ana", "tier2"));
+        check(&b);
+        assert_eq!(b.state.peers["tier1"].members.len(), 1, "ana moved to tier2");
+        b.on_event(&ev(2, "ana", ""));
+        b.on_event(&ev(24 * 15, "bo", "tier2"));
+        check(&b);
+        b.expire(at(24 * 15));
+        check(&b);
+        assert_eq!(b.keys(), 1, "ana is forgotten");
+        assert_eq!(b.state.peers.values().map(|g| g.members.len()).sum::<usize>(), 1, "only bo is a member");
     }
 
     #[test]

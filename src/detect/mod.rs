@@ -68,6 +68,19 @@ impl Detector {
         matches!(self, Detector::OffCase(_) | Detector::Jit(_))
     }
 
+    /// Whether the context tables show already that the check of `ev` finds nothing: a case
+    /// covers the access, a grant is valid for the work. Once recorded, a case or grant covers
+    /// that instant for good (a later close, revocation or reassignment ends it later), so the
+    /// check need not wait for the grace, provided no other event of the same instant is still
+    /// to be applied (the engine makes sure of that).
+    pub fn settled(&self, ev: &Event, view: &mut ContextView<'_>) -> bool {
+        match self {
+            Detector::OffCase(_) => ev.tenant().is_none_or(|tenant| view.case_held(ev, tenant)),
+            Detector::Jit(_) => view.grant_valid(ev),
+            _ => false,
+        }
+    }
+
     /// Whether the detector keeps no state and reads no context table: its finding for an event
     /// rests on that event alone.
     pub fn is_stateless(&self) -> bool {

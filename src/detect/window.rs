@@ -4,9 +4,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use hashbrown::hash_map::EntryRef;
-
-use crate::collections::{get_or_insert_with, FastMap};
+use crate::collections::{get_or_insert_with, FastMap, Tally};
 
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
@@ -49,7 +47,7 @@ struct Group {
     oldest: Timestamp,
     entries: VecDeque<Entry>,
     /// Distinct values in the window and how many entries carry each.
-    distinct: FastMap<SmolStr, u32>,
+    distinct: Tally,
     sum: f64,
 }
 
@@ -74,12 +72,7 @@ impl Group {
             let Some(e) = self.entries.pop_front() else { break };
             self.sum -= e.amount;
             if let Some(v) = e.value {
-                if let EntryRef::Occupied(mut n) = self.distinct.entry_ref(v.as_str()) {
-                    *n.get_mut() -= 1;
-                    if *n.get() == 0 {
-                        n.remove();
-                    }
-                }
+                self.distinct.remove(&v);
             }
         }
         match self.entries.front() {
@@ -115,14 +108,8 @@ impl Window {
         let key = group_key(ev, &self.by)?;
         let group = get_or_insert_with(&mut self.state.groups, &key, Group::default);
         group.evict(ev.time.saturating_sub(self.window));
-        // The entry shares the distinct map's copy of its value.
-        let value = value.map(|v| match group.distinct.entry_ref(v.as_ref()) {
-            EntryRef::Occupied(mut n) => {
-                *n.get_mut() += 1;
-                n.key().clone()
-            }
-            EntryRef::Vacant(slot) => slot.insert_entry(1).key().clone(),
-        });
+        // The entry shares the tally's copy of its value.
+        let value = value.map(|v| group.distinct.add(&v));
         group.sum += amount;
         group.push(Entry { time: ev.time, id: SmolStr::new(ev.id()), value, amount });
 
@@ -177,7 +164,7 @@ impl Window {
                 format!("{who} did {} matching events{scope} within {window} (threshold {})", metric, self.threshold)
             }
             WindowKind::Distinct => {
-                let values: BTreeSet<&str> = group.distinct.keys().map(SmolStr::as_str).collect();
+                let values: BTreeSet<&str> = group.distinct.iter().map(|(v, _)| v.as_str()).collect();
                 let shown: Vec<&str> = values.iter().take(20).copied().collect();
                 details.insert("field".into(), field.clone().into());
                 details.insert("distinct".into(), values.len().into());

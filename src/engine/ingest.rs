@@ -26,10 +26,21 @@ pub enum Admission {
     Late { event: Box<Event>, behind: Span },
 }
 
-/// A held event with its time beside it, so the queue compares without following the pointer
-/// (ids are read only to break ties).
+/// A held event with its time and the first 16 bytes of its id beside it, so the queue compares
+/// without following the pointer: the whole id is read only when both are equal. (Zero-padded
+/// big-endian prefixes order as the ids do, or are equal.)
 #[derive(Debug)]
-struct Queued(Timestamp, Arc<Event>);
+struct Queued(Timestamp, u128, Arc<Event>);
+
+impl Queued {
+    fn new(ev: Arc<Event>) -> Self {
+        let mut prefix = [0u8; 16];
+        let id = ev.id().as_bytes();
+        let n = id.len().min(16);
+        prefix[..n].copy_from_slice(&id[..n]);
+        Queued(ev.time, u128::from_be_bytes(prefix), ev)
+    }
+}
 
 impl PartialEq for Queued {
     fn eq(&self, other: &Self) -> bool {
@@ -44,7 +55,7 @@ impl PartialOrd for Queued {
 }
 impl Ord for Queued {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.0.cmp(&other.0).then_with(|| self.1.id().cmp(other.1.id()))
+        (self.0, self.1).cmp(&(other.0, other.1)).then_with(|| self.2.id().cmp(other.2.id()))
     }
 }
 
@@ -78,17 +89,18 @@ impl Ingest {
             return Admission::Late { event: Box::new(Arc::unwrap_or_clone(ev)), behind };
         }
         slot.insert(ev.time);
-        self.queue.push(Queued(ev.time, ev));
+        self.queue.push(Queued::new(ev));
         Admission::Accepted
     }
 
     /// The next event older than `watermark`, in (time, id) order.
     pub fn pop_before(&mut self, watermark: Timestamp) -> Option<Arc<Event>> {
-        if self.queue.peek().is_some_and(|q| q.0 < watermark) {
-            self.queue.pop().map(|q| q.1)
-        } else {
-            None
-        }
+        self.queue.pop_if(|q| q.0 < watermark).map(|q| q.2)
+    }
+
+    /// The time of the next event to leave, if any is held.
+    pub fn next_time(&self) -> Option<Timestamp> {
+        self.queue.peek().map(|q| q.0)
     }
 
     /// Forgets ids of events older than `before`; a copy of one arriving later is late anyway.
@@ -98,7 +110,7 @@ impl Ingest {
 
     /// The events waiting for the watermark, in no particular order.
     pub fn queued(&self) -> impl Iterator<Item = &Arc<Event>> {
-        self.queue.iter().map(|q| &q.1)
+        self.queue.iter().map(|q| &q.2)
     }
 
     pub fn buffered(&self) -> usize {
@@ -111,15 +123,46 @@ impl Ingest {
 
     /// A copy for a checkpoint (events shared), in no particular order; see [`IngestState::sort`].
     pub fn save(&self) -> IngestState {
-        let queued = self.queue.iter().map(|q| q.1.clone()).collect();
+        let queued = self.queue.iter().map(|q| q.2.clone()).collect();
         let seen = self.seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
         IngestState { queued, seen }
     }
 
     pub fn load(state: IngestState) -> Self {
         Ingest {
-            queue: state.queued.into_iter().map(|e| Queued(e.time, e)).collect(),
+            queue: state.queued.into_iter().map(Queued::new).collect(),
             seen: state.seen.into_iter().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn event(id: &str, secs: i64) -> Arc<Event> {
+        let time = Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(secs));
+        let line = serde_json::json!({"id": id, "time": time.to_string(), "action": "a", "actor": {"id": "x", "type": "support"}});
+        Arc::new(Event::decode(line.to_string().as_bytes()).unwrap())
+    }
+
+    proptest! {
+        /// The queue's order is (time, id), whatever the ids share: long common prefixes, one id
+        /// a prefix of another, NUL bytes (what the zero padding of the prefix could confuse).
+        #[test]
+        fn queued_orders_as_time_then_id(
+            a in ("[ab\u{0}]{1,3}", "[ab\u{0}]{0,20}", 0i64..2),
+            b in ("[ab\u{0}]{1,3}", "[ab\u{0}]{0,20}", 0i64..2),
+        ) {
+            let long = "0123456789abcdef"; // 16 bytes: the part of the id the prefix holds
+            let (ida, idb) = (format!("{long}{}{}", a.0, a.1), format!("{}{}", b.0, b.1));
+            for (x, y) in [(&ida, &idb), (&format!("{}{}", a.0, a.1), &idb), (&ida, &format!("{long}{}", b.1))] {
+                let (ex, ey) = (event(x, a.2), event(y, b.2));
+                let want = (ex.time, ex.id()).cmp(&(ey.time, ey.id()));
+                prop_assert_eq!(Queued::new(ex.clone()).cmp(&Queued::new(ey.clone())), want, "{:?} {:?}", x, y);
+            }
         }
     }
 }

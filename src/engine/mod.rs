@@ -4,7 +4,9 @@
 //! grace period and are due before `t` run first; then the event updates the case and grant
 //! tables; then every rule whose filter it passes sees it, in rule-id order. Rules that consult
 //! the context tables see it only `grace` later, so a case assignment or grant recorded a little
-//! after the access still counts.
+//! after the access still counts; unless the tables cover it already and no other event of its
+//! instant is still held, as nothing later can take that cover back (most accesses: they wait
+//! for nothing, and are not read a second time).
 //!
 //! A rule whose decision rests on the event alone (`match` without suppression) decides when the
 //! event is accepted, before the reorder buffer: no event that arrives later can change it.
@@ -463,13 +465,17 @@ impl Engine {
         let mut findings = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);
         self.memo.reset(&self.conditions);
+        // Events of this instant still held could still change what covers it.
+        let instant_done = self.ingest.next_time().is_none_or(|next| next > ev.time);
         for &i in candidates {
             let rule = &mut self.rules[i as usize];
             if !rule.admits(&ev, &self.conditions, &mut self.memo) {
                 continue;
             }
             if rule.detector.needs_context() {
-                self.waiting.push(i);
+                if !(instant_done && rule.detector.settled(&ev, &mut view)) {
+                    self.waiting.push(i);
+                }
                 continue;
             }
             let to = self.ready.as_mut().unwrap_or(&mut self.pending);
@@ -486,8 +492,7 @@ impl Engine {
 
     /// Runs the context checks due before `limit`: every event up to their due time is applied.
     fn run_deferred(&mut self, limit: Timestamp) {
-        while self.deferred.peek().is_some_and(|d| d.due < limit) {
-            let Some(d) = self.deferred.pop() else { break };
+        while let Some(d) = self.deferred.pop_if(|d| d.due < limit) {
             let mut findings = std::mem::take(&mut self.scratch);
             let mut view = self.context.view(self.cfg.grace);
             for &i in self.rule_lists.get(d.rules) {

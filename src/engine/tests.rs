@@ -323,3 +323,34 @@ proptest! {
         prop_assert_eq!(back.to_bits(), x.to_bits());
     }
 }
+
+fn line(id: &str, secs: i64, rest: &str) -> Event {
+    let t = Timestamp::parse("2026-11-02T09:00:00Z").unwrap().saturating_add(Span::from_secs(secs));
+    Event::decode(format!(r#"{{"id":"{id}","time":"{t}",{rest}}}"#).as_bytes()).unwrap()
+}
+
+/// An access its case covers already is decided at once, not held for the grace; but not while
+/// another event of the same instant (here a close that sorts after it) is still to be applied.
+#[test]
+fn covered_access_waits_only_for_its_instant() {
+    let ticketing = r#""actor":{"id":"system:ticketing","type":"system"}"#;
+    let ana = r#""action":"record.view","actor":{"id":"agent:ana","type":"support"},"target":{"tenant":"t-fab"},"case_id":"CS-1""#;
+    let mut e = Engine::new(&pack(), EngineConfig::default());
+    let mut out = Vec::new();
+    let assign = format!(r#""action":"case.assign",{ticketing},"case":{{"id":"CS-1","tenant":"t-fab","assignee":"agent:ana","status":"open"}}"#);
+    e.push(line("c1", 0, &assign));
+    e.push(line("v1", 600, ana));
+    e.advance(line("w", 601, ana).time, &mut out);
+    assert_eq!(e.state_size().deferred_events, 0, "covered: nothing to wait for");
+
+    let close = format!(r#""action":"case.close",{ticketing},"case":{{"id":"CS-1","tenant":"t-fab","status":"closed"}}"#);
+    e.push(line("v2", 1200, ana));
+    e.push(line("z-close", 1200, &close));
+    e.advance(line("w", 1201, ana).time, &mut out);
+    assert_eq!(e.state_size().deferred_events, 1, "the close of the same instant is still to come");
+    e.finish(&mut out);
+    let rules: Vec<&str> = out.iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(rules, ["off_case.closed_case"], "{out:#?}");
+    assert_eq!(out[0].event_ids, ["v2"]);
+    assert_eq!(out[0].details["closed_ago_s"], 0);
+}
