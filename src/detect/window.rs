@@ -235,6 +235,37 @@ mod tests {
         assert_eq!(f.details["values"], serde_json::json!(["t2", "t3", "t4"]));
     }
 
+    proptest::proptest! {
+        /// Whether a distinct window fires, and the count it reports, equal a brute-force count
+        /// of the distinct values in `(t - window, t]`: with few values (a list), with more than
+        /// `Tally::FEW` (a map), and across a checkpoint.
+        #[test]
+        fn distinct_equals_brute_force(
+            raw in proptest::collection::vec((0i64..60, 0u8..2, 0u8..12), 1..150),
+            restore_at in 0usize..150,
+        ) {
+            let mut events = raw.clone();
+            let mut t = 0;
+            for e in events.iter_mut() {
+                t += e.0;
+                e.0 = t;
+            }
+            let mut w = Window::new(WindowKind::Distinct, Some(Field::Text(Text::TargetTenant)), &[Field::Text(Text::ActorId)], Span::from_secs(600), 3.0);
+            for (i, (secs, who, tenant)) in events.iter().enumerate() {
+                if i == restore_at {
+                    w.state = serde_json::from_value(serde_json::to_value(&w.state).unwrap()).unwrap();
+                }
+                let found = w.on_event(&ev(&format!("e{i}"), *secs, &format!("a{who}"), &format!("t{tenant}"), 1));
+                let brute: BTreeSet<u8> =
+                    events[..=i].iter().filter(|(s2, w2, _)| w2 == who && *s2 > secs - 600).map(|(_, _, t2)| *t2).collect();
+                proptest::prop_assert_eq!(found.is_some(), brute.len() >= 3, "event {}", i);
+                if let Some(f) = found {
+                    proptest::prop_assert_eq!(&f.details["distinct"], &serde_json::json!(brute.len()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn sum_adds_and_subtracts_as_the_window_slides() {
         let mut w = Window::new(WindowKind::Sum, Some(Field::Attr("records".into())), &[Field::Text(Text::ActorId)], Span::from_secs(60), 100.0);
