@@ -290,17 +290,32 @@ mod tests {
 
     /// An identity idle for `FORGET_AFTER` starts over when it comes back, whether or not a
     /// sweep dropped it in between: sweeps must not decide what the detector knows.
+    /// A baseline that scores from two windows of history and never from peers.
+    fn spec(min_count: u64) -> BaselineSpec {
+        serde_yaml_ng::from_str(&format!(
+            "{{peer: actor.role, window: 1h, alpha: 0.5, min_history: 2, min_peer_samples: 1000, min_count: {min_count}, p_value: 1.0, peer_ratio: 0.0}}"
+        ))
+        .unwrap()
+    }
+
+    fn at(h: i64) -> Timestamp {
+        Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(h * 3600))
+    }
+
+    /// A record view by `who` (in peer group `role`, if any) at hour `h`.
+    fn event(h: i64, who: &str, role: Option<&str>) -> Event {
+        let role = role.map(|r| format!(r#","role":"{r}""#)).unwrap_or_default();
+        let line = format!(
+            r#"{{"id":"e{h}{who}","time":"{}","action":"record.view","actor":{{"id":"{who}","type":"support"{role}}}}}"#,
+            at(h)
+        );
+        Event::decode(line.as_bytes()).unwrap()
+    }
+
     #[test]
     fn forgetting_does_not_wait_for_a_sweep() {
-        let spec: BaselineSpec = serde_yaml_ng::from_str(
-            "{peer: actor.role, window: 1h, alpha: 0.5, min_history: 2, min_peer_samples: 1000, min_count: 1, p_value: 1.0, peer_ratio: 0.0}",
-        )
-        .unwrap();
-        let at = |h: i64| Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(h * 3600));
-        let ev = |h: i64| {
-            let line = format!(r#"{{"id":"e{h}","time":"{}","action":"record.view","actor":{{"id":"ana","type":"support"}}}}"#, at(h));
-            Event::decode(line.as_bytes()).unwrap()
-        };
+        let spec = spec(1);
+        let ev = |h: i64| event(h, "ana", None);
         let back = 24 * 15;
         let mut swept = Baseline::new(&spec);
         let mut unswept = Baseline::new(&spec);
@@ -319,18 +334,8 @@ mod tests {
     /// through moves between groups, forgetting and sweeps.
     #[test]
     fn peer_groups_hold_exactly_their_current_members() {
-        let spec: BaselineSpec = serde_yaml_ng::from_str(
-            "{peer: actor.role, window: 1h, alpha: 0.5, min_history: 2, min_peer_samples: 1000, min_count: 1000, p_value: 1.0, peer_ratio: 0.0}",
-        )
-        .unwrap();
-        let at = |h: i64| Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(h * 3600));
-        let ev = |h: i64, who: &str, role: &str| {
-            let line = format!(
-                r#"{{"id":"e{h}{who}","time":"{}","action":"record.view","actor":{{"id":"{who}","type":"support","role":"{role}"}}}}"#,
-                at(h)
-            );
-            Event::decode(line.as_bytes()).unwrap()
-        };
+        let spec = spec(1000);
+        let ev = |h: i64, who: &str, role: &str| event(h, who, Some(role));
         let check = |b: &Baseline| {
             for (name, group) in &b.state.peers {
                 let mut want: Vec<&str> =
