@@ -49,34 +49,26 @@ impl<T: Ord> OrderedQueue<T> {
         }
     }
 
-    /// Whether the next item comes from the run (else from the heap).
+    /// The next item, and whether it is the run's (else the heap's).
     #[inline]
-    fn next_in_run(&self) -> bool {
+    fn next(&self) -> (bool, Option<&T>) {
         match (self.run.front(), self.rest.peek()) {
-            (Some(a), Some(Reverse(b))) => a <= b,
-            (a, _) => a.is_some(),
+            (Some(a), Some(Reverse(b))) if b < a => (false, Some(b)),
+            (None, Some(Reverse(b))) => (false, Some(b)),
+            (a, _) => (true, a),
         }
     }
 
     #[inline]
     pub fn peek(&self) -> Option<&T> {
-        if self.next_in_run() {
-            self.run.front()
-        } else {
-            self.rest.peek().map(|Reverse(x)| x)
-        }
-    }
-
-    pub fn pop(&mut self) -> Option<T> {
-        self.pop_if(|_| true)
+        self.next().1
     }
 
     /// The next item, if it passes `ready`: one comparison of the run's front with the heap's
     /// top, where a peek and a pop make two.
     #[inline]
     pub fn pop_if(&mut self, ready: impl FnOnce(&T) -> bool) -> Option<T> {
-        let in_run = self.next_in_run();
-        let next = if in_run { self.run.front() } else { self.rest.peek().map(|Reverse(x)| x) };
+        let (in_run, next) = self.next();
         if !next.is_some_and(ready) {
             return None;
         }
@@ -115,7 +107,7 @@ impl<T: Ord> FromIterator<T> for OrderedQueue<T> {
 /// [`Tally::FEW`] values it is a map, so a field with many values never costs a scan per event.
 /// Serialised as a map either way.
 #[derive(Debug, Clone)]
-pub enum Tally {
+pub(crate) enum Tally {
     Few(Vec<(SmolStr, u32)>),
     Many(FastMap<SmolStr, u32>),
 }
@@ -185,10 +177,6 @@ impl Tally {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The values and their counts, in no particular order.
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&SmolStr, u32)> + '_> {
         match self {
@@ -226,10 +214,10 @@ mod tests {
             for (i, x) in items.iter().enumerate() {
                 q.push(*x);
                 if i == cut {
-                    out.extend(q.pop());
+                    out.extend(q.pop_if(|_| true));
                 }
             }
-            while let Some(x) = q.pop() {
+            while let Some(x) = q.pop_if(|_| true) {
                 out.push(x);
             }
             let mut want = items.clone();

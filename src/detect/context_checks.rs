@@ -19,11 +19,17 @@ impl OffCaseCheck {
         OffCaseCheck { report: spec.report.clone() }
     }
 
+    /// Whether the access needs no case: it names no tenant, or a case of the tenant is
+    /// assigned to the actor.
+    pub fn covered(ev: &Event, view: &mut ContextView<'_>) -> bool {
+        ev.tenant().is_none_or(|tenant| view.case_held(ev, tenant))
+    }
+
     pub fn check(&self, ev: &Event, view: &mut ContextView<'_>) -> Option<Finding> {
-        let tenant = ev.tenant()?;
-        if view.case_held(ev, tenant) {
+        if Self::covered(ev, view) {
             return None;
         }
+        let tenant = ev.tenant()?;
         let (agent, t, cases) = (ev.actor_id(), ev.time, &view.ctx.cases);
         let cited = ev.text(Text::CaseId);
         let mut details = serde_json::Map::new();
@@ -77,8 +83,13 @@ impl JitCheck {
         JitCheck { report: spec.report.clone() }
     }
 
+    /// Whether the work is covered by a grant valid for it.
+    pub fn covered(ev: &Event, view: &mut ContextView<'_>) -> bool {
+        view.grant_valid(ev)
+    }
+
     pub fn check(&self, ev: &Event, view: &mut ContextView<'_>) -> Option<Finding> {
-        if view.grant_valid(ev) {
+        if Self::covered(ev, view) {
             return None;
         }
         let (who, tenant, t, grants) = (ev.actor_id(), ev.tenant(), ev.time, &view.ctx.grants);

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::Finding;
 use crate::alert::cap_event_ids;
 use crate::event::{Event, Field};
-use crate::rules::filter::Test;
+use crate::rules::filter::{Filter, Test};
 use crate::rules::model::{Link, SequenceSpec};
 use crate::time::{Span, Timestamp};
 
@@ -103,10 +103,7 @@ impl Sequence {
                     distinct: s.distinct.clone(),
                 })
                 .collect(),
-            actions: spec.steps.iter().map(|s| s.filter.actions()).try_fold(BTreeSet::new(), |mut acc, a| {
-                acc.extend(a?);
-                Some(acc)
-            }),
+            actions: Filter::actions_of_any(spec.steps.iter().map(|s| &s.filter)),
             state: SequenceState::default(),
         }
     }

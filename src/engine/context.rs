@@ -104,7 +104,7 @@ impl CaseRecord {
 /// not closed by then, and the stretch has begun, counting an assignment recorded up to `grace`
 /// after the work (the ticketing system often records it a little after the work starts).
 fn holds(from: Timestamp, until: Timestamp, closed: Option<Timestamp>, t: Timestamp, grace: Span) -> bool {
-    !closed.is_some_and(|c| c <= t) && from <= t.saturating_add(grace) && t < until
+    closed.is_none_or(|c| c > t) && from <= t.saturating_add(grace) && t < until
 }
 
 /// One stretch of a case held by one agent, with the case's closure copied in, so that "does a

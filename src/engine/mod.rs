@@ -465,15 +465,17 @@ impl Engine {
         let mut findings = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);
         self.memo.reset(&self.conditions);
-        // Events of this instant still held could still change what covers it.
-        let instant_done = self.ingest.next_time().is_none_or(|next| next > ev.time);
+        // Whether no event of this instant is still held (which could change what covers it);
+        // asked once, of the first rule that consults the context tables.
+        let mut instant_done = None;
         for &i in candidates {
             let rule = &mut self.rules[i as usize];
             if !rule.admits(&ev, &self.conditions, &mut self.memo) {
                 continue;
             }
             if rule.detector.needs_context() {
-                if !(instant_done && rule.detector.settled(&ev, &mut view)) {
+                let done = *instant_done.get_or_insert_with(|| self.ingest.next_time().is_none_or(|next| next > ev.time));
+                if !(done && rule.detector.settled(&ev, &mut view)) {
                     self.waiting.push(i);
                 }
                 continue;

@@ -16,13 +16,13 @@ pub struct Event {
     pub time: Timestamp,
     pub action: SmolStr,
     pub actor: Actor,
-    #[serde(default, skip_serializing_if = "Target::is_empty")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub target: Target,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_id: Option<SmolStr>,
-    #[serde(default, skip_serializing_if = "Source::is_empty")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub source: Source,
-    #[serde(default, skip_serializing_if = "Auth::is_empty")]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub auth: Auth,
     #[serde(default)]
     pub outcome: Outcome,
@@ -58,12 +58,6 @@ pub struct Target {
     pub host: Option<SmolStr>,
 }
 
-impl Target {
-    fn is_empty(&self) -> bool {
-        *self == Target::default()
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,12 +70,6 @@ pub struct Source {
     pub session: Option<SmolStr>,
 }
 
-impl Source {
-    fn is_empty(&self) -> bool {
-        *self == Source::default()
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Auth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,9 +80,7 @@ pub struct Auth {
     pub jit_grant: Option<SmolStr>,
 }
 
-impl Auth {
-    fn is_empty(&self) -> bool {
-        *self == Auth::default()
-    }
+/// Whether a part is all absent fields, so that it is left out as the producer would.
+fn is_default<T: Default + PartialEq>(part: &T) -> bool {
+    *part == T::default()
 }
-

@@ -190,12 +190,17 @@ impl Filter {
                 .iter()
                 .filter_map(Filter::actions)
                 .reduce(|a, b| a.intersection(&b).cloned().collect()),
-            Filter::Any(fs) => fs.iter().map(Filter::actions).try_fold(BTreeSet::new(), |mut acc, s| {
-                acc.extend(s?);
-                Some(acc)
-            }),
+            Filter::Any(fs) => Filter::actions_of_any(fs),
             _ => None,
         }
+    }
+
+    /// The actions an event can have to pass any of `filters`, if every one of them limits it.
+    pub fn actions_of_any<'a>(filters: impl IntoIterator<Item = &'a Filter>) -> Option<BTreeSet<String>> {
+        filters.into_iter().map(Filter::actions).try_fold(BTreeSet::new(), |mut acc, s| {
+            acc.extend(s?);
+            Some(acc)
+        })
     }
 
     /// The filter less the `action` conditions that [`Filter::actions`] captures whole (equals or
