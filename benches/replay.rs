@@ -15,6 +15,7 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 
+use casewatch::alloc::Mimalloc;
 use casewatch::engine::{Engine, EngineConfig};
 use casewatch::event::Event;
 use casewatch::replay::{replay, ReplayOptions};
@@ -40,15 +41,15 @@ fn count(delta: isize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count(layout.size() as isize);
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
+        unsafe { Mimalloc.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         count(-(layout.size() as isize));
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+        unsafe { Mimalloc.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count(new_size as isize - layout.size() as isize);
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+        unsafe { Mimalloc.realloc(ptr, layout, new_size) }
     }
 }
 

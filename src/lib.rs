@@ -13,6 +13,7 @@
 //! - [`detect`]: one module per detector family (context checks, windows, baseline, sequence).
 //! - [`alert`]: the output contract, deterministic ids and order.
 //! - [`collections`]: the fast hash maps of the hot path.
+//! - [`alloc`]: the process allocator (mimalloc through its plain entry points).
 //! - [`input`]: NDJSON reading (plain, gzip, stdin) with positions, bounded lines and parallel
 //!   decoding; bad lines become [`input::BadRecord`]s, never panics.
 //! - [`sink`]: NDJSON writers for alerts and dead letters.
@@ -23,6 +24,7 @@
 //! - [`synth`]: the seeded scenario generator behind the fixtures and benchmarks.
 
 pub mod alert;
+pub mod alloc;
 pub mod collections;
 pub mod detect;
 pub mod engine;

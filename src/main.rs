@@ -18,7 +18,7 @@ use casewatch::{ruletest, synth};
 use cli::{Cli, Command, LogFormat, Profile};
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: casewatch::alloc::Mimalloc = casewatch::alloc::Mimalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -71,22 +71,56 @@ impl FromStr for Timestamp {
     }
 }
 
+/// `POW10[n]` is 10 to the `n`.
+const POW10: [i64; 10] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
+
+const SHAPE: TimeError = TimeError("time is not RFC 3339 (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM))");
+
 fn digits(b: &[u8], at: usize, n: usize) -> Result<i64, TimeError> {
     let part = b.get(at..at + n).ok_or(TimeError("time is truncated"))?;
-    part.iter().try_fold(0i64, |acc, &c| {
-        if c.is_ascii_digit() {
-            Ok(acc * 10 + i64::from(c - b'0'))
-        } else {
-            Err(TimeError("time is not RFC 3339 (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM))"))
-        }
-    })
+    part.iter().try_fold(0i64, |acc, &c| if c.is_ascii_digit() { Ok(acc * 10 + i64::from(c - b'0')) } else { Err(SHAPE) })
 }
 
 fn expect(b: &[u8], at: usize, allowed: &[u8]) -> Result<(), TimeError> {
     match b.get(at) {
         Some(c) if allowed.contains(c) => Ok(()),
-        _ => Err(TimeError("time is not RFC 3339 (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM))")),
+        _ => Err(SHAPE),
     }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` as (year, month, day, hour, minute, second), in one test of all its
+/// bytes; `None` exactly when [`head_error`] finds a bad part.
+#[inline]
+fn head(b: &[u8]) -> Option<[i64; 6]> {
+    let h: &[u8; 19] = b.get(..19)?.try_into().ok()?;
+    let d = |i: usize| h[i].wrapping_sub(b'0');
+    let not_digit = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18].iter().fold(0, |bad, &i| bad | u8::from(d(i) > 9));
+    let bad_separator = h[4] != b'-' || h[7] != b'-' || !matches!(h[10], b'T' | b't' | b' ') || h[13] != b':' || h[16] != b':';
+    if not_digit != 0 || bad_separator {
+        return None;
+    }
+    let two = |i: usize| i64::from(d(i) * 10 + d(i + 1));
+    Some([two(0) * 100 + two(2), two(5), two(8), two(11), two(14), two(17)])
+}
+
+/// What is wrong with the head, read part by part: the first bad part in reading order.
+#[cold]
+fn head_error(b: &[u8]) -> Option<TimeError> {
+    const PARTS: [(usize, usize, &[u8]); 11] = [
+        (0, 4, b""),
+        (4, 1, b"-"),
+        (5, 2, b""),
+        (7, 1, b"-"),
+        (8, 2, b""),
+        (10, 1, b"Tt "),
+        (11, 2, b""),
+        (13, 1, b":"),
+        (14, 2, b""),
+        (16, 1, b":"),
+        (17, 2, b""),
+    ];
+    let check = |&(at, n, allowed): &(usize, usize, &[u8])| if allowed.is_empty() { digits(b, at, n).map(drop) } else { expect(b, at, allowed) };
+    PARTS.iter().map(check).find_map(Result::err)
 }
 
 fn is_leap(y: i64) -> bool {
@@ -103,6 +137,7 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+#[inline(always)]
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -126,18 +161,9 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 }
 
 fn parse_rfc3339(b: &[u8]) -> Result<Timestamp, TimeError> {
-    let year = digits(b, 0, 4)?;
-    expect(b, 4, b"-")?;
-    let month = digits(b, 5, 2)?;
-    expect(b, 7, b"-")?;
-    let day = digits(b, 8, 2)?;
-    expect(b, 10, b"Tt ")?;
-    let hour = digits(b, 11, 2)?;
-    expect(b, 13, b":")?;
-    let minute = digits(b, 14, 2)?;
-    expect(b, 16, b":")?;
+    let [year, month, day, hour, minute, second] = head(b).ok_or_else(|| head_error(b).unwrap_or(SHAPE))?;
     // A leap second (:60) is folded onto the last second of its minute.
-    let second = digits(b, 17, 2)?.min(59);
+    let second = second.min(59);
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return Err(TimeError("time has an invalid date"));
     }
@@ -149,15 +175,17 @@ fn parse_rfc3339(b: &[u8]) -> Result<Timestamp, TimeError> {
     if b.get(at) == Some(&b'.') {
         at += 1;
         let start = at;
-        let mut scale = 100_000_000i64;
+        // Nanoseconds: the first nine digits count, later ones are below the resolution.
         while let Some(c) = b.get(at).filter(|c| c.is_ascii_digit()) {
-            frac += i64::from(c - b'0') * scale;
-            scale /= 10;
+            if at - start < 9 {
+                frac = frac * 10 + i64::from(c - b'0');
+            }
             at += 1;
         }
         if at == start {
             return Err(TimeError("time has an empty fraction"));
         }
+        frac *= POW10[9 - (at - start).min(9)];
     }
     let offset_secs = match b.get(at) {
         Some(b'Z' | b'z') => {
@@ -389,6 +417,11 @@ mod tests {
     fn keeps_sub_millisecond_precision() {
         let t = Timestamp::parse("2026-11-02T14:03:11.000123Z").unwrap();
         assert_eq!(t.to_string(), "2026-11-02T14:03:11.000123Z");
+        let base = Timestamp::parse("2026-11-02T14:03:11Z").unwrap().nanos();
+        for (text, nanos) in [("5", 500_000_000), ("123456789", 123_456_789), ("1234567891", 123_456_789), ("000000001", 1)] {
+            let t = Timestamp::parse(&format!("2026-11-02T14:03:11.{text}Z")).unwrap();
+            assert_eq!(t.nanos() - base, nanos, "{text}");
+        }
     }
 
     #[test]
@@ -402,6 +435,28 @@ mod tests {
     }
 
     proptest! {
+        /// The one-test head and the part-by-part reading agree on what is a head, and on its
+        /// values.
+        #[test]
+        fn head_agrees_with_reading_part_by_part(text in "[0-9]{0,5}[-0-9:Tt ]{0,16}[0-9:.Z]{0,3}", swap in 0usize..24, with in "[0-9a-zA-Z:. -]") {
+            let mut b = text.into_bytes();
+            if swap < b.len() {
+                b[swap] = with.as_bytes()[0];
+            }
+            let got = head(&b);
+            prop_assert_eq!(got.is_some(), head_error(&b).is_none(), "{:?}", String::from_utf8_lossy(&b));
+            if let Some(fields) = got {
+                let want = [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2)].map(|(at, n)| digits(&b, at, n).unwrap());
+                prop_assert_eq!(fields, want);
+            }
+        }
+
+        #[test]
+        fn valid_heads_parse(y in 0i64..10000, mo in 0i64..100, d in 0i64..100, h in 0i64..100, mi in 0i64..100, s in 0i64..100, sep in "[Tt ]") {
+            let text = format!("{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{s:02}");
+            prop_assert_eq!(head(text.as_bytes()), Some([y, mo, d, h, mi, s]));
+        }
+
         #[test]
         fn format_then_parse_round_trips(n in -2_000_000_000_000_000_000i64..4_000_000_000_000_000_000i64) {
             let t = Timestamp::from_nanos(n);
