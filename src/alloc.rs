@@ -75,17 +75,17 @@ mod tests {
                 for new in [size / 2 + 1, size * 3] {
                     unsafe {
                         let p = a.alloc(layout);
-                        assert!(!p.is_null() && p as usize % align == 0, "size {size} align {align}");
+                        assert!(!p.is_null() && (p as usize).is_multiple_of(align), "size {size} align {align}");
                         p.write_bytes(0xA5, size);
                         let q = a.realloc(p, layout, new);
-                        assert!(!q.is_null() && q as usize % align == 0, "realloc {size}->{new} align {align}");
+                        assert!(!q.is_null() && (q as usize).is_multiple_of(align), "realloc {size}->{new} align {align}");
                         assert!((0..size.min(new)).all(|i| *q.add(i) == 0xA5));
                         a.dealloc(q, Layout::from_size_align(new, align).unwrap());
                     }
                 }
                 unsafe {
                     let z = a.alloc_zeroed(layout);
-                    assert!(z as usize % align == 0 && (0..size).all(|i| *z.add(i) == 0));
+                    assert!((z as usize).is_multiple_of(align) && (0..size).all(|i| *z.add(i) == 0));
                     a.dealloc(z, layout);
                 }
             }
