@@ -93,14 +93,6 @@ impl<T: Ord> OrderedQueue<T> {
     }
 }
 
-impl<T: Ord> FromIterator<T> for OrderedQueue<T> {
-    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Self {
-        let mut run: Vec<T> = items.into_iter().collect();
-        run.sort();
-        OrderedQueue { run: run.into(), rest: BinaryHeap::new() }
-    }
-}
-
 /// Strings with a count each (how many window entries carry the value). A short list while
 /// there are few values, the common case (a session's one address, an agent's few tenants): a
 /// scan of one or two cache lines, where a map costs a hash and two cache misses. Past

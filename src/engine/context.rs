@@ -11,8 +11,27 @@ use crate::collections::FastMap;
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 
-use crate::event::{CaseStatus, Event};
+use crate::event::{CaseInfo, CaseStatus, Event, GrantInfo};
 use crate::time::{Span, Timestamp};
+
+/// What an event changes in the tables.
+enum Change<'a> {
+    Case(&'a CaseInfo),
+    Grant(&'a GrantInfo),
+}
+
+fn change(ev: &Event) -> Option<Change<'_>> {
+    match (&ev.case, &ev.grant) {
+        (Some(c), _) if ev.action().starts_with("case.") => Some(Change::Case(c)),
+        (_, Some(g)) if ev.action().starts_with("jit.") => Some(Change::Grant(g)),
+        _ => None,
+    }
+}
+
+/// Whether [`Context::apply`] changes the tables for `ev`.
+pub fn changes_tables(ev: &Event) -> bool {
+    change(ev).is_some()
+}
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Context {
@@ -23,19 +42,12 @@ pub struct Context {
 impl Context {
     /// Applies a `case.*` or `jit.*` event; other events are ignored. Returns whether it applied.
     pub fn apply(&mut self, ev: &Event) -> bool {
-        if let Some(c) = &ev.case {
-            if ev.action().starts_with("case.") {
-                self.cases.apply(ev.time, ev.action(), c);
-                return true;
-            }
+        match change(ev) {
+            Some(Change::Case(c)) => self.cases.apply(ev.time, ev.action(), c),
+            Some(Change::Grant(g)) => self.grants.apply(ev.time, ev.action(), g),
+            None => return false,
         }
-        if let Some(g) = &ev.grant {
-            if ev.action().starts_with("jit.") {
-                self.grants.apply(ev.time, ev.action(), g);
-                return true;
-            }
-        }
-        false
+        true
     }
 
     /// Drops history that no check can need any more.
@@ -159,7 +171,7 @@ impl hashbrown::Equivalent<(SmolStr, SmolStr)> for Pair<'_> {
 }
 
 impl CaseTable {
-    fn apply(&mut self, t: Timestamp, action: &str, c: &crate::event::CaseInfo) {
+    fn apply(&mut self, t: Timestamp, action: &str, c: &CaseInfo) {
         if let Some(rec) = self.cases.get(&c.id) {
             unindex_case(&mut self.index, &c.id, rec);
         }
@@ -307,7 +319,7 @@ pub struct GrantTable {
 }
 
 impl GrantTable {
-    fn apply(&mut self, t: Timestamp, action: &str, g: &crate::event::GrantInfo) {
+    fn apply(&mut self, t: Timestamp, action: &str, g: &GrantInfo) {
         if action == "jit.revoke" {
             if let Some(rec) = self.grants.get_mut(&g.id) {
                 let at = rec.revoked.map_or(t, |old| old.min(t));

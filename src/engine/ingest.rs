@@ -7,6 +7,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use super::context::changes_tables;
 use crate::collections::{FastMap, OrderedQueue};
 
 use hashbrown::hash_map::EntryRef;
@@ -64,6 +65,8 @@ pub struct Ingest {
     queue: OrderedQueue<Queued>,
     /// Ids seen, with their event time, kept for the dedup horizon.
     seen: FastMap<SmolStr, Timestamp>,
+    /// How many held events change the context tables, by time (few: most events do not).
+    context_held: FastMap<Timestamp, u32>,
 }
 
 /// The serializable form of [`Ingest`], for checkpoints.
@@ -89,18 +92,34 @@ impl Ingest {
             return Admission::Late { event: Box::new(Arc::unwrap_or_clone(ev)), behind };
         }
         slot.insert(ev.time);
-        self.queue.push(Queued::new(ev));
+        self.hold(ev);
         Admission::Accepted
+    }
+
+    fn hold(&mut self, ev: Arc<Event>) {
+        if changes_tables(&ev) {
+            *self.context_held.entry(ev.time).or_default() += 1;
+        }
+        self.queue.push(Queued::new(ev));
     }
 
     /// The next event older than `watermark`, in (time, id) order.
     pub fn pop_before(&mut self, watermark: Timestamp) -> Option<Arc<Event>> {
-        self.queue.pop_if(|q| q.0 < watermark).map(|q| q.2)
+        let ev = self.queue.pop_if(|q| q.0 < watermark)?.2;
+        if changes_tables(&ev) {
+            if let hashbrown::hash_map::Entry::Occupied(mut n) = self.context_held.entry(ev.time) {
+                *n.get_mut() -= 1;
+                if *n.get() == 0 {
+                    n.remove();
+                }
+            }
+        }
+        Some(ev)
     }
 
-    /// The time of the next event to leave, if any is held.
-    pub fn next_time(&self) -> Option<Timestamp> {
-        self.queue.peek().map(|q| q.0)
+    /// Whether an event that changes the context tables at time `t` is still held.
+    pub fn holds_context_at(&self, t: Timestamp) -> bool {
+        !self.context_held.is_empty() && self.context_held.contains_key(&t)
     }
 
     /// Forgets ids of events older than `before`; a copy of one arriving later is late anyway.
@@ -129,10 +148,11 @@ impl Ingest {
     }
 
     pub fn load(state: IngestState) -> Self {
-        Ingest {
-            queue: state.queued.into_iter().map(Queued::new).collect(),
-            seen: state.seen.into_iter().collect(),
+        let mut ingest = Ingest { seen: state.seen.into_iter().collect(), ..Ingest::default() };
+        for ev in state.queued {
+            ingest.hold(ev);
         }
+        ingest
     }
 }
 
@@ -146,6 +166,29 @@ mod tests {
         let time = Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(secs));
         let line = serde_json::json!({"id": id, "time": time.to_string(), "action": "a", "actor": {"id": "x", "type": "support"}});
         Arc::new(Event::decode(line.to_string().as_bytes()).unwrap())
+    }
+
+    /// The count of held context events by time follows pushes and pops, and a checkpoint.
+    #[test]
+    fn knows_which_instants_hold_a_context_event() {
+        let case = |id: &str, secs: i64| {
+            let t = event(id, secs).time;
+            let line = serde_json::json!({"id": id, "time": t.to_string(), "action": "case.open", "actor": {"id": "tk", "type": "system"}, "case": {"id": "CS-1"}});
+            Arc::new(Event::decode(line.to_string().as_bytes()).unwrap())
+        };
+        let mut ingest = Ingest::default();
+        let (a, c1, c2) = (event("a", 0), case("c1", 0), case("c2", 5));
+        let (t0, t5) = (a.time, c2.time);
+        for ev in [a, c1, c2] {
+            assert!(matches!(ingest.admit(ev, Timestamp::MIN), Admission::Accepted));
+        }
+        assert!(ingest.holds_context_at(t0) && ingest.holds_context_at(t5));
+        let mut ingest = Ingest::load(ingest.save());
+        assert!(ingest.holds_context_at(t0) && ingest.holds_context_at(t5), "rebuilt on load");
+        let after = t0.saturating_add(Span::from_secs(1));
+        let popped: Vec<String> = std::iter::from_fn(|| ingest.pop_before(after)).map(|e| e.id().to_owned()).collect();
+        assert_eq!(popped, ["a", "c1"]);
+        assert!(!ingest.holds_context_at(t0) && ingest.holds_context_at(t5));
     }
 
     proptest! {

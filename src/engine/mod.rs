@@ -4,9 +4,9 @@
 //! grace period and are due before `t` run first; then the event updates the case and grant
 //! tables; then every rule whose filter it passes sees it, in rule-id order. Rules that consult
 //! the context tables see it only `grace` later, so a case assignment or grant recorded a little
-//! after the access still counts; unless the tables cover it already and no other event of its
-//! instant is still held, as nothing later can take that cover back (most accesses: they wait
-//! for nothing, and are not read a second time).
+//! after the access still counts; unless the tables cover it already and no case or grant event
+//! of its instant is still held, as nothing later can take that cover back (most accesses: they
+//! wait for nothing, and are not read a second time).
 //!
 //! A rule whose decision rests on the event alone (`match` without suppression) decides when the
 //! event is accepted, before the reorder buffer: no event that arrives later can change it.
@@ -465,8 +465,8 @@ impl Engine {
         let mut findings = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);
         self.memo.reset(&self.conditions);
-        // Whether no event of this instant is still held (which could change what covers it);
-        // asked once, of the first rule that consults the context tables.
+        // Whether no event of this instant that changes the tables is still held (it could
+        // change what covers this one); asked once, of the first rule that consults the tables.
         let mut instant_done = None;
         for &i in candidates {
             let rule = &mut self.rules[i as usize];
@@ -474,7 +474,7 @@ impl Engine {
                 continue;
             }
             if rule.detector.needs_context() {
-                let done = *instant_done.get_or_insert_with(|| self.ingest.next_time().is_none_or(|next| next > ev.time));
+                let done = *instant_done.get_or_insert_with(|| !self.ingest.holds_context_at(ev.time));
                 if !(done && rule.detector.settled(&ev, &mut view)) {
                     self.waiting.push(i);
                 }

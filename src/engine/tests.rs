@@ -329,8 +329,9 @@ fn line(id: &str, secs: i64, rest: &str) -> Event {
     Event::decode(format!(r#"{{"id":"{id}","time":"{t}",{rest}}}"#).as_bytes()).unwrap()
 }
 
-/// An access its case covers already is decided at once, not held for the grace; but not while
-/// another event of the same instant (here a close that sorts after it) is still to be applied.
+/// An access its case covers already is decided at once, not held for the grace, whatever else
+/// happens at the same instant; but not while a case or grant event of the same instant (here a
+/// close that sorts after it) is still to be applied.
 #[test]
 fn covered_access_waits_only_for_its_instant() {
     let ticketing = r#""actor":{"id":"system:ticketing","type":"system"}"#;
@@ -340,6 +341,7 @@ fn covered_access_waits_only_for_its_instant() {
     let assign = format!(r#""action":"case.assign",{ticketing},"case":{{"id":"CS-1","tenant":"t-fab","assignee":"agent:ana","status":"open"}}"#);
     e.push(line("c1", 0, &assign));
     e.push(line("v1", 600, ana));
+    e.push(line("v1-z", 600, r#""action":"signin","actor":{"id":"u@fab.example","type":"customer"}"#));
     e.advance(line("w", 601, ana).time, &mut out);
     assert_eq!(e.state_size().deferred_events, 0, "covered: nothing to wait for");
 
