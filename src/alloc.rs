@@ -20,28 +20,33 @@ fn plain(align: usize, size: usize) -> bool {
     align <= MALLOC_ALIGN && align <= size
 }
 
+/// A block from the plain entry point when its alignment is enough, else from the aligned one.
+#[inline(always)]
+unsafe fn new_block(
+    layout: Layout,
+    plain_entry: unsafe extern "C" fn(usize) -> *mut c_void,
+    aligned_entry: unsafe extern "C" fn(usize, usize) -> *mut c_void,
+) -> *mut u8 {
+    let p = if plain(layout.align(), layout.size()) {
+        unsafe { plain_entry(layout.size()) }
+    } else {
+        unsafe { aligned_entry(layout.size(), layout.align()) }
+    };
+    p.cast()
+}
+
 // SAFETY: every pointer handed out comes from mimalloc and goes back to it (`mi_free` takes
 // blocks of either entry point); each block is at least `layout.size()` long and aligned to
 // `layout.align()`, by `plain` or by the aligned entry point.
 unsafe impl GlobalAlloc for Mimalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = if plain(layout.align(), layout.size()) {
-            unsafe { mi::mi_malloc(layout.size()) }
-        } else {
-            unsafe { mi::mi_malloc_aligned(layout.size(), layout.align()) }
-        };
-        p.cast()
+        unsafe { new_block(layout, mi::mi_malloc, mi::mi_malloc_aligned) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = if plain(layout.align(), layout.size()) {
-            unsafe { mi::mi_zalloc(layout.size()) }
-        } else {
-            unsafe { mi::mi_zalloc_aligned(layout.size(), layout.align()) }
-        };
-        p.cast()
+        unsafe { new_block(layout, mi::mi_zalloc, mi::mi_zalloc_aligned) }
     }
 
     #[inline]
