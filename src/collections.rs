@@ -22,6 +22,20 @@ where
     map.entry_ref(key).or_insert_with(make)
 }
 
+/// Counts one fewer of `key`, forgetting it at zero (one look-up).
+pub fn count_down<K, Q>(map: &mut FastMap<K, u32>, key: &Q)
+where
+    K: Hash + Eq,
+    Q: Hash + hashbrown::Equivalent<K> + ?Sized,
+{
+    if let hashbrown::hash_map::EntryRef::Occupied(mut n) = map.entry_ref(key) {
+        *n.get_mut() -= 1;
+        if *n.get() == 0 {
+            n.remove();
+        }
+    }
+}
+
 /// Items released smallest first, for input that comes mostly in order: events within the
 /// allowed lateness, context checks in due order. An item not smaller than the last in-order one
 /// goes to the back of a sorted run, in O(1), and leaves from its front; any other waits in a
@@ -150,14 +164,7 @@ impl Tally {
                     }
                 }
             }
-            Tally::Many(map) => {
-                if let hashbrown::hash_map::EntryRef::Occupied(mut n) = map.entry_ref(value) {
-                    *n.get_mut() -= 1;
-                    if *n.get() == 0 {
-                        n.remove();
-                    }
-                }
-            }
+            Tally::Many(map) => count_down(map, value),
         }
     }
 

@@ -71,8 +71,8 @@ impl Detector {
     /// Whether the context tables show already that the check of `ev` finds nothing: what the
     /// check itself tests first (a case covers the access, a grant is valid for the work). Once
     /// recorded, a case or grant covers that instant for good (a later close, revocation or
-    /// reassignment ends it later), so the check need not wait for the grace, provided no other
-    /// event of the same instant is still to be applied (the engine makes sure of that).
+    /// reassignment ends it later), so the check need not wait for the grace, provided no case or
+    /// grant event of the same instant is still to be applied (the engine makes sure of that).
     pub fn settled(&self, ev: &Event, view: &mut ContextView<'_>) -> bool {
         match self {
             Detector::OffCase(_) => OffCaseCheck::covered(ev, view),

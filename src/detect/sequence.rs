@@ -7,15 +7,16 @@
 //! their input repartitioned by join key. Per key at most one partial match per step is kept
 //! (the latest start wins), so state is bounded by keys x steps.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use crate::collections::FastMap;
+use crate::collections::{get_or_insert_with, FastMap};
 
 use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 use serde_json::json;
 
-use super::Finding;
+use super::{text, Finding};
 use crate::alert::cap_event_ids;
 use crate::event::{Event, Field};
 use crate::rules::filter::{Filter, Test};
@@ -72,14 +73,6 @@ struct StepEvent {
     link_values: Vec<Option<String>>,
 }
 
-fn render(ev: &Event, f: &Field) -> Option<String> {
-    ev.get(f).map(|v| {
-        let mut s = String::new();
-        v.render(&mut s);
-        s
-    })
-}
-
 fn link_fields(link: &Option<Link>) -> &[Field] {
     match link {
         Some(Link::Any(fs) | Link::All(fs)) => fs,
@@ -120,15 +113,14 @@ impl Sequence {
             time: ev.time,
             action: SmolStr::new(ev.action()),
             actor: SmolStr::new(ev.actor_id()),
-            link_values: next_links.iter().map(|f| render(ev, f)).collect(),
+            link_values: next_links.iter().map(|f| text(ev, f).map(Cow::into_owned)).collect(),
         }
     }
 
     fn linked(&self, step: usize, prev: &StepEvent, ev: &Event) -> bool {
         let fields = link_fields(&self.steps[step].link);
         let same = |(i, f): (usize, &Field)| {
-            let v = render(ev, f);
-            v.is_some() && prev.link_values.get(i).cloned().flatten() == v
+            text(ev, f).is_some_and(|v| prev.link_values.get(i).and_then(Option::as_deref) == Some(v.as_ref()))
         };
         match &self.steps[step].link {
             None => true,
@@ -145,8 +137,8 @@ impl Sequence {
             if !step.filter.matches(ev) {
                 continue;
             }
-            let Some(key) = render(ev, &step.by) else { continue };
-            let Some(list) = self.state.partials.get(&key) else { continue };
+            let Some(key) = text(ev, &step.by) else { continue };
+            let Some(list) = self.state.partials.get(key.as_ref()) else { continue };
             let Some(pos) = list.iter().position(|p| p.steps_done == k) else { continue };
             let p = &list[pos];
             if ev.time.since(p.started) > self.max_span || !self.linked(k, &p.anchor, ev) {
@@ -154,14 +146,14 @@ impl Sequence {
             }
             let new_value = match &step.distinct {
                 None => None,
-                Some(f) => match render(ev, f) {
-                    Some(v) if !p.distinct.contains(&v) => Some(v),
+                Some(f) => match text(ev, f) {
+                    Some(v) if !p.distinct.contains(v.as_ref()) => Some(v.into_owned()),
                     _ => continue,
                 },
             };
             let step_ev = self.step_event(ev, k);
             let (count, identity_here) = (step.count, k + 1 == self.identity_step);
-            let list = self.state.partials.get_mut(&key).expect("looked up above");
+            let list = self.state.partials.get_mut(key.as_ref()).expect("looked up above");
             let p = &mut list[pos];
             p.distinct.extend(new_value);
             p.progress += 1;
@@ -182,12 +174,12 @@ impl Sequence {
                 continue;
             }
             if list.is_empty() {
-                self.state.partials.remove(&key);
+                self.state.partials.remove(key.as_ref());
             }
             found = Some(self.finding(ev, &key, &p));
         }
         if self.steps[0].filter.matches(ev) {
-            if let Some(key) = render(ev, &self.steps[0].by) {
+            if let Some(key) = text(ev, &self.steps[0].by) {
                 let first = self.step_event(ev, 0);
                 let p = Partial {
                     started: ev.time,
@@ -198,7 +190,7 @@ impl Sequence {
                     progress: 0,
                     distinct: BTreeSet::new(),
                 };
-                insert_latest(self.state.partials.entry(key).or_default(), p);
+                insert_latest(get_or_insert_with(&mut self.state.partials, &key, Vec::new), p);
             }
         }
         found

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::context::changes_tables;
-use crate::collections::{FastMap, OrderedQueue};
+use crate::collections::{count_down, FastMap, OrderedQueue};
 
 use hashbrown::hash_map::EntryRef;
 use serde::{Deserialize, Serialize};
@@ -107,12 +107,7 @@ impl Ingest {
     pub fn pop_before(&mut self, watermark: Timestamp) -> Option<Arc<Event>> {
         let ev = self.queue.pop_if(|q| q.0 < watermark)?.2;
         if changes_tables(&ev) {
-            if let hashbrown::hash_map::Entry::Occupied(mut n) = self.context_held.entry(ev.time) {
-                *n.get_mut() -= 1;
-                if *n.get() == 0 {
-                    n.remove();
-                }
-            }
+            count_down(&mut self.context_held, &ev.time);
         }
         Some(ev)
     }
