@@ -9,6 +9,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::hash::Hash;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smallvec::SmallVec;
 use smol_str::SmolStr;
 
 pub type FastMap<K, V> = hashbrown::HashMap<K, V, foldhash::fast::RandomState>;
@@ -109,18 +110,19 @@ impl<T: Ord> OrderedQueue<T> {
 
 /// Strings with a count each (how many window entries carry the value). A short list while
 /// there are few values, the common case (a session's one address, an agent's few tenants): a
-/// scan of one or two cache lines, where a map costs a hash and two cache misses. Past
+/// scan of one or two cache lines, where a map costs a hash and two cache misses; its first two
+/// values lie in the tally itself (in the window group's table slot), not in an allocation. Past
 /// [`Tally::FEW`] values it is a map, so a field with many values never costs a scan per event.
 /// Serialised as a map either way.
 #[derive(Debug, Clone)]
 pub(crate) enum Tally {
-    Few(Vec<(SmolStr, u32)>),
+    Few(SmallVec<[(SmolStr, u32); 2]>),
     Many(FastMap<SmolStr, u32>),
 }
 
 impl Default for Tally {
     fn default() -> Self {
-        Tally::Few(Vec::new())
+        Tally::Few(SmallVec::new())
     }
 }
 

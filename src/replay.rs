@@ -101,6 +101,7 @@ pub fn replay<A: Write, D: Write>(
     mut dead: Option<&mut NdjsonWriter<D>>,
 ) -> Result<Summary, ReplayError> {
     let started = Instant::now();
+    crate::alloc::keep_freed_memory();
     let records = Records::open(&opts.inputs, opts.threads).map_err(ReplayError::Open)?;
     let mut engine = Engine::new(rules, opts.engine);
     let mut out = Vec::new();

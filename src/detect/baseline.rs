@@ -79,7 +79,8 @@ impl Moments {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct IdentityRate {
-    /// Events in the sliding window: time and id.
+    /// Events in the sliding window, time and id, and while there are fewer than `min_count`,
+    /// perhaps some older ones (see `on_event`).
     recent: VecDeque<(Timestamp, SmolStr)>,
     bucket: i64,
     bucket_count: u64,
@@ -184,7 +185,13 @@ impl Baseline {
         }
         me.bucket_count += 1;
         me.last_seen = t;
-        evict_recent(&mut me.recent, cutoff);
+        // Events that left the window go only once the count could reach `min_count`: what
+        // `recent` holds bounds the count in the window, so below it they can wait (at most
+        // `min_count` of them, and a sweep takes them), and the oldest (a cache miss for an
+        // identity last seen minutes ago) is not read.
+        if me.recent.len() as u64 + 1 >= s.min_count {
+            evict_recent(&mut me.recent, cutoff);
+        }
         me.recent.push_back((t, SmolStr::new(ev.id())));
 
         let observed = me.recent.len() as u64;
@@ -359,6 +366,34 @@ mod tests {
         check(&b);
         assert_eq!(b.keys(), 1, "ana is forgotten");
         assert_eq!(b.state.peers.values().map(|g| g.members.len()).sum::<usize>(), 1, "only bo is a member");
+    }
+
+    proptest::proptest! {
+        /// The count the baseline scores (and whether it scores at all) is the count of events
+        /// in `(t - window, t]`, whether or not a sweep ran before each event: the events that
+        /// left the window and wait in `recent` (see `on_event`) never count.
+        #[test]
+        fn scores_the_count_in_the_window(gaps in proptest::collection::vec(0i64..1800, 1..120), min_count in 1u64..12) {
+            let spec = spec(min_count);
+            let (mut lazy, mut swept) = (Baseline::new(&spec), Baseline::new(&spec));
+            let mut times = Vec::new();
+            let mut secs = 0;
+            for (i, gap) in gaps.iter().enumerate() {
+                secs += gap;
+                times.push(secs);
+                let t = at(0).saturating_add(Span::from_secs(secs));
+                let line = format!(r#"{{"id":"e{i}","time":"{t}","action":"record.view","actor":{{"id":"ana","type":"support"}}}}"#);
+                let ev = Event::decode(line.as_bytes()).unwrap();
+                swept.expire(t);
+                let (a, b) = (lazy.on_event(&ev), swept.on_event(&ev));
+                proptest::prop_assert_eq!(a.as_ref().map(|f| &f.details), b.as_ref().map(|f| &f.details), "event {}", i);
+                let in_window = times.iter().filter(|s| **s > secs - 3600).count();
+                if let Some(f) = a {
+                    proptest::prop_assert_eq!(&f.details["observed"], &serde_json::json!(in_window));
+                }
+                proptest::prop_assert!(lazy.state.identities["ana"].recent.len() <= in_window.max(min_count as usize));
+            }
+        }
     }
 
     #[test]

@@ -59,6 +59,10 @@ struct Entry {
     amount: f64,
 }
 
+/// How many entries a group may hold before those out of the window must go (see
+/// [`Group::may_reach`]).
+const LAZY_ENTRIES: usize = 16;
+
 fn oldest_unknown() -> Timestamp {
     Timestamp::MIN
 }
@@ -80,6 +84,20 @@ impl Group {
             // Reset instead of carrying float residue into the next burst.
             None => self.sum = 0.0,
         }
+    }
+
+    /// Whether a count or distinct window, with the entry about to be pushed (and its value
+    /// counted already), may reach `threshold`: what it holds before eviction bounds what is in
+    /// the window, so below the threshold the entries that left the window need not go yet, and
+    /// the oldest entry (a cache miss for a group last touched minutes ago) is not read. They go
+    /// once the group holds [`LAZY_ENTRIES`], so a group that never nears the threshold stays
+    /// small, and at every sweep.
+    fn may_reach(&self, kind: WindowKind, threshold: f64) -> bool {
+        let bound = match kind {
+            WindowKind::Distinct => self.distinct.len(),
+            _ => self.entries.len() + 1,
+        };
+        bound as f64 >= threshold || self.entries.len() >= LAZY_ENTRIES
     }
 
     fn push(&mut self, entry: Entry) {
@@ -107,9 +125,16 @@ impl Window {
         };
         let key = group_key(ev, &self.by)?;
         let group = get_or_insert_with(&mut self.state.groups, &key, Group::default);
-        group.evict(ev.time.saturating_sub(self.window));
+        let cutoff = ev.time.saturating_sub(self.window);
+        if self.kind == WindowKind::Sum {
+            // Amounts may be negative: only the window itself bounds the sum.
+            group.evict(cutoff);
+        }
         // The entry shares the tally's copy of its value.
         let value = value.map(|v| group.distinct.add(&v));
+        if self.kind != WindowKind::Sum && group.may_reach(self.kind, self.threshold) {
+            group.evict(cutoff);
+        }
         group.sum += amount;
         group.push(Entry { time: ev.time, id: SmolStr::new(ev.id()), value, amount });
 
@@ -236,13 +261,17 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whether a distinct window fires, and the count it reports, equal a brute-force count
-        /// of the distinct values in `(t - window, t]`: with few values (a list), with more than
-        /// `Tally::FEW` (a map), and across a checkpoint.
+        /// Whether a count or distinct window fires, and what it reports, equal a brute-force
+        /// count of the events or distinct values in `(t - window, t]`: with few values (a list)
+        /// and more than `Tally::FEW` (a map), with groups that stay below the threshold (whose
+        /// old entries leave lazily, see `Group::may_reach`) or grow past `LAZY_ENTRIES`, and
+        /// across a checkpoint.
         #[test]
-        fn distinct_equals_brute_force(
+        fn count_and_distinct_equal_brute_force(
             raw in proptest::collection::vec((0i64..60, 0u8..2, 0u8..12), 1..150),
             restore_at in 0usize..150,
+            distinct in proptest::bool::ANY,
+            threshold in 2u8..24,
         ) {
             let mut events = raw.clone();
             let mut t = 0;
@@ -250,17 +279,29 @@ mod tests {
                 t += e.0;
                 e.0 = t;
             }
-            let mut w = Window::new(WindowKind::Distinct, Some(Field::Text(Text::TargetTenant)), &[Field::Text(Text::ActorId)], Span::from_secs(600), 3.0);
+            let (kind, field) = if distinct {
+                (WindowKind::Distinct, Some(Field::Text(Text::TargetTenant)))
+            } else {
+                (WindowKind::Count, None)
+            };
+            let threshold = f64::from(threshold);
+            let mut w = Window::new(kind, field, &[Field::Text(Text::ActorId)], Span::from_secs(600), threshold);
             for (i, (secs, who, tenant)) in events.iter().enumerate() {
                 if i == restore_at {
                     w.state = serde_json::from_value(serde_json::to_value(&w.state).unwrap()).unwrap();
                 }
                 let found = w.on_event(&ev(&format!("e{i}"), *secs, &format!("a{who}"), &format!("t{tenant}"), 1));
-                let brute: BTreeSet<u8> =
+                let in_window: Vec<u8> =
                     events[..=i].iter().filter(|(s2, w2, _)| w2 == who && *s2 > secs - 600).map(|(_, _, t2)| *t2).collect();
-                proptest::prop_assert_eq!(found.is_some(), brute.len() >= 3, "event {}", i);
+                let brute = if distinct { in_window.iter().collect::<BTreeSet<_>>().len() } else { in_window.len() };
+                let held = w.state.groups[format!("a{who}").as_str()].entries.len();
+                proptest::prop_assert!(held <= LAZY_ENTRIES.max(in_window.len()), "event {}: {} entries held", i, held);
+                proptest::prop_assert_eq!(found.is_some(), brute as f64 >= threshold, "event {}", i);
                 if let Some(f) = found {
-                    proptest::prop_assert_eq!(&f.details["distinct"], &serde_json::json!(brute.len()));
+                    proptest::prop_assert_eq!(&f.details["events_in_window"], &serde_json::json!(in_window.len()));
+                    if distinct {
+                        proptest::prop_assert_eq!(&f.details["distinct"], &serde_json::json!(brute));
+                    }
                 }
             }
         }

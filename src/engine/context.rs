@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use crate::collections::FastMap;
 
 use serde::{Deserialize, Serialize};
+use smallvec::{smallvec, SmallVec};
 use smol_str::SmolStr;
 
 use crate::event::{CaseInfo, CaseStatus, Event, GrantInfo};
@@ -225,7 +226,9 @@ impl CaseTable {
     }
 }
 
-type CaseIndex = FastMap<(SmolStr, SmolStr), Vec<Cover>>;
+/// (agent, tenant) -> its covers. Most agents hold one case of a tenant at a time, and that one
+/// lies in the table's own slot: the check of an access reads no further allocation.
+type CaseIndex = FastMap<(SmolStr, SmolStr), SmallVec<[Cover; 1]>>;
 
 /// Adds the stretches of case `id` as it now stands.
 fn index_case(index: &mut CaseIndex, id: &SmolStr, rec: &CaseRecord) {
@@ -235,7 +238,7 @@ fn index_case(index: &mut CaseIndex, id: &SmolStr, rec: &CaseRecord) {
         match index.get_mut(&Pair(agent, tenant)) {
             Some(covers) => covers.push(cover),
             None => {
-                index.insert((agent.clone(), SmolStr::new(tenant)), vec![cover]);
+                index.insert((agent.clone(), SmolStr::new(tenant)), smallvec![cover]);
             }
         }
     }
