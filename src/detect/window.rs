@@ -45,8 +45,10 @@ struct Group {
     /// restore, which only makes the next eviction look.
     #[serde(skip, default = "oldest_unknown")]
     oldest: Timestamp,
+    /// The window's entries, oldest first; and, while the group is far from its threshold,
+    /// perhaps some that left it (see [`Group::may_reach`]).
     entries: VecDeque<Entry>,
-    /// Distinct values in the window and how many entries carry each.
+    /// The distinct values of `entries` and how many entries carry each.
     distinct: Tally,
     sum: f64,
 }
@@ -86,16 +88,18 @@ impl Group {
         }
     }
 
-    /// Whether a count or distinct window, with the entry about to be pushed (and its value
-    /// counted already), may reach `threshold`: what it holds before eviction bounds what is in
-    /// the window, so below the threshold the entries that left the window need not go yet, and
-    /// the oldest entry (a cache miss for a group last touched minutes ago) is not read. They go
-    /// once the group holds [`LAZY_ENTRIES`], so a group that never nears the threshold stays
-    /// small, and at every sweep.
+    /// Whether the window, with the entry about to be pushed (its value counted already), may
+    /// reach `threshold`, so that the entries that left it must go first. For a count or a
+    /// distinct count, what the group holds bounds what is in the window: below the threshold
+    /// those entries can wait, and the oldest one (a cache miss for a group last touched minutes
+    /// ago) is not read. They go anyway once the group holds [`LAZY_ENTRIES`], so that a group
+    /// that never nears the threshold stays small, and at every sweep. Amounts may be negative,
+    /// so a sum is bounded by nothing but the window.
     fn may_reach(&self, kind: WindowKind, threshold: f64) -> bool {
         let bound = match kind {
+            WindowKind::Count => self.entries.len() + 1,
             WindowKind::Distinct => self.distinct.len(),
-            _ => self.entries.len() + 1,
+            WindowKind::Sum => return true,
         };
         bound as f64 >= threshold || self.entries.len() >= LAZY_ENTRIES
     }
@@ -125,15 +129,10 @@ impl Window {
         };
         let key = group_key(ev, &self.by)?;
         let group = get_or_insert_with(&mut self.state.groups, &key, Group::default);
-        let cutoff = ev.time.saturating_sub(self.window);
-        if self.kind == WindowKind::Sum {
-            // Amounts may be negative: only the window itself bounds the sum.
-            group.evict(cutoff);
-        }
         // The entry shares the tally's copy of its value.
         let value = value.map(|v| group.distinct.add(&v));
-        if self.kind != WindowKind::Sum && group.may_reach(self.kind, self.threshold) {
-            group.evict(cutoff);
+        if group.may_reach(self.kind, self.threshold) {
+            group.evict(ev.time.saturating_sub(self.window));
         }
         group.sum += amount;
         group.push(Entry { time: ev.time, id: SmolStr::new(ev.id()), value, amount });
