@@ -16,7 +16,7 @@ use smol_str::SmolStr;
 use serde_json::json;
 use statrs::distribution::{DiscreteCDF, NegativeBinomial, Poisson};
 
-use super::{text, Finding};
+use super::{must_evict, text, Finding};
 use crate::alert::cap_event_ids;
 use crate::event::{Event, Field};
 use crate::rules::model::BaselineSpec;
@@ -79,8 +79,8 @@ impl Moments {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct IdentityRate {
-    /// Events in the sliding window, time and id, and while there are fewer than `min_count`,
-    /// perhaps some older ones (see `on_event`).
+    /// Events in the sliding window, time and id; and, while they are far from `min_count`,
+    /// perhaps some older ones (see [`must_evict`]).
     recent: VecDeque<(Timestamp, SmolStr)>,
     bucket: i64,
     bucket_count: u64,
@@ -185,11 +185,7 @@ impl Baseline {
         }
         me.bucket_count += 1;
         me.last_seen = t;
-        // Events that left the window go only once the count could reach `min_count`: what
-        // `recent` holds bounds the count in the window, so below it they can wait (at most
-        // `min_count` of them, and a sweep takes them), and the oldest (a cache miss for an
-        // identity last seen minutes ago) is not read.
-        if me.recent.len() as u64 + 1 >= s.min_count {
+        if must_evict(me.recent.len() + 1, me.recent.len(), s.min_count as f64) {
             evict_recent(&mut me.recent, cutoff);
         }
         me.recent.push_back((t, SmolStr::new(ev.id())));
@@ -371,9 +367,9 @@ mod tests {
     proptest::proptest! {
         /// The count the baseline scores (and whether it scores at all) is the count of events
         /// in `(t - window, t]`, whether or not a sweep ran before each event: the events that
-        /// left the window and wait in `recent` (see `on_event`) never count.
+        /// left the window and wait in `recent` (see `must_evict`) never count.
         #[test]
-        fn scores_the_count_in_the_window(gaps in proptest::collection::vec(0i64..1800, 1..120), min_count in 1u64..12) {
+        fn scores_the_count_in_the_window(gaps in proptest::collection::vec(0i64..1800, 1..120), min_count in 1u64..40) {
             let spec = spec(min_count);
             let (mut lazy, mut swept) = (Baseline::new(&spec), Baseline::new(&spec));
             let mut times = Vec::new();
@@ -391,7 +387,9 @@ mod tests {
                 if let Some(f) = a {
                     proptest::prop_assert_eq!(&f.details["observed"], &serde_json::json!(in_window));
                 }
-                proptest::prop_assert!(lazy.state.identities["ana"].recent.len() <= in_window.max(min_count as usize));
+                let held = lazy.state.identities["ana"].recent.len();
+                proptest::prop_assert!(held <= in_window.max(min_count as usize));
+                proptest::prop_assert!(held <= in_window.max((min_count as usize).min(crate::detect::LAZY_ENTRIES)));
             }
         }
     }

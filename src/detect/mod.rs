@@ -214,6 +214,20 @@ impl<'de> serde::Deserialize<'de> for SavedState {
     }
 }
 
+/// How many entries a group may hold that left its window, at most, before they must go (see
+/// [`must_evict`]).
+const LAZY_ENTRIES: usize = 16;
+
+/// Whether the entries of a group (a window's, an identity's recent events) that left its
+/// window must go before the group counts a new event: when `bound`, what the group would count
+/// with the event if none had left, may reach `threshold`, or when it holds `held` ≥
+/// [`LAZY_ENTRIES`] entries. Below both, the count with them bounds the count without, so the
+/// answer ("below the threshold") is the same, and the oldest entry, a cache miss for a group
+/// last touched minutes ago, is not read. Sweeps drop them in any case.
+fn must_evict(bound: usize, held: usize, threshold: f64) -> bool {
+    bound as f64 >= threshold || held >= LAZY_ENTRIES
+}
+
 /// The values of `fields` in `ev`, joined into one key; `None` if any is missing. A single
 /// string field is borrowed, not copied.
 pub fn group_key<'e>(ev: &'e Event, fields: &[Field]) -> Option<Cow<'e, str>> {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use smol_str::SmolStr;
 use serde_json::json;
 
-use super::{group_details, group_key, text, Finding};
+use super::{group_details, group_key, must_evict, text, Finding};
 use crate::alert::cap_event_ids;
 use crate::event::{Event, Field, Text, Value};
 use crate::time::{Span, Timestamp};
@@ -46,7 +46,7 @@ struct Group {
     #[serde(skip, default = "oldest_unknown")]
     oldest: Timestamp,
     /// The window's entries, oldest first; and, while the group is far from its threshold,
-    /// perhaps some that left it (see [`Group::may_reach`]).
+    /// perhaps some that left it (see [`Group::must_evict`]).
     entries: VecDeque<Entry>,
     /// The distinct values of `entries` and how many entries carry each.
     distinct: Tally,
@@ -60,10 +60,6 @@ struct Entry {
     value: Option<SmolStr>,
     amount: f64,
 }
-
-/// How many entries a group may hold before those out of the window must go (see
-/// [`Group::may_reach`]).
-const LAZY_ENTRIES: usize = 16;
 
 fn oldest_unknown() -> Timestamp {
     Timestamp::MIN
@@ -88,20 +84,17 @@ impl Group {
         }
     }
 
-    /// Whether the window, with the entry about to be pushed (its value counted already), may
-    /// reach `threshold`, so that the entries that left it must go first. For a count or a
-    /// distinct count, what the group holds bounds what is in the window: below the threshold
-    /// those entries can wait, and the oldest one (a cache miss for a group last touched minutes
-    /// ago) is not read. They go anyway once the group holds [`LAZY_ENTRIES`], so that a group
-    /// that never nears the threshold stays small, and at every sweep. Amounts may be negative,
-    /// so a sum is bounded by nothing but the window.
-    fn may_reach(&self, kind: WindowKind, threshold: f64) -> bool {
+    /// Whether the entries that left the window must go before the entry about to be pushed
+    /// (its value counted already) is counted (see [`must_evict`]). What a count or a distinct
+    /// count holds bounds what is in its window; amounts may be negative, so a sum is bounded by
+    /// nothing but the window.
+    fn must_evict(&self, kind: WindowKind, threshold: f64) -> bool {
         let bound = match kind {
             WindowKind::Count => self.entries.len() + 1,
             WindowKind::Distinct => self.distinct.len(),
             WindowKind::Sum => return true,
         };
-        bound as f64 >= threshold || self.entries.len() >= LAZY_ENTRIES
+        must_evict(bound, self.entries.len(), threshold)
     }
 
     fn push(&mut self, entry: Entry) {
@@ -131,7 +124,7 @@ impl Window {
         let group = get_or_insert_with(&mut self.state.groups, &key, Group::default);
         // The entry shares the tally's copy of its value.
         let value = value.map(|v| group.distinct.add(&v));
-        if group.may_reach(self.kind, self.threshold) {
+        if group.must_evict(self.kind, self.threshold) {
             group.evict(ev.time.saturating_sub(self.window));
         }
         group.sum += amount;
@@ -236,6 +229,7 @@ impl Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::LAZY_ENTRIES;
 
     fn ev(id: &str, secs: i64, actor: &str, tenant: &str, records: u32) -> Event {
         let t = Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(secs));
@@ -263,7 +257,7 @@ mod tests {
         /// Whether a count or distinct window fires, and what it reports, equal a brute-force
         /// count of the events or distinct values in `(t - window, t]`: with few values (a list)
         /// and more than `Tally::FEW` (a map), with groups that stay below the threshold (whose
-        /// old entries leave lazily, see `Group::may_reach`) or grow past `LAZY_ENTRIES`, and
+        /// old entries leave lazily, see `must_evict`) or grow past `LAZY_ENTRIES`, and
         /// across a checkpoint.
         #[test]
         fn count_and_distinct_equal_brute_force(
