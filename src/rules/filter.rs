@@ -12,6 +12,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use regex::Regex;
+use smol_str::SmolStr;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
@@ -225,8 +226,8 @@ impl Filter {
 /// A filter made ready to run on every event. A condition on a field of few values
 /// (`actor.type`, `outcome`, `source.managed`, `auth.mfa`) becomes the set of values that pass
 /// it, found by asking its operators about each value, and is then one bit test; `exists` on a
-/// string field is one comparison. Any other condition runs as the filter does, so every answer
-/// is the filter's.
+/// string field is one comparison, `eq` or `in` a comparison per listed string. Any other
+/// condition runs as the filter does, so every answer is the filter's.
 #[derive(Debug, Clone)]
 pub enum Test {
     /// A bit per [`ActorType`], in declaration order.
@@ -237,10 +238,18 @@ pub enum Test {
     Managed(u8),
     Mfa(u8),
     Present(Text, bool),
+    /// A string field equal to one of these (sequence steps pin their actions this way, and
+    /// test them on every event they see).
+    OneOf(Text, Box<[SmolStr]>),
     All(Vec<Test>),
     Any(Vec<Test>),
     Not(Box<Test>),
     Field(Filter),
+}
+
+/// The strings among `scalars`: a string field's value is a string, so only they can equal it.
+fn strings(scalars: &[Scalar]) -> Box<[SmolStr]> {
+    scalars.iter().filter_map(|s| if let Scalar::Str(s) = s { Some(s.clone()) } else { None }).collect()
 }
 
 /// The values of a boolean field, in the order of [`Test::Managed`]'s bits.
@@ -266,6 +275,8 @@ impl Filter {
             Field::AuthMfa => Test::Mfa(passing(&FLAGS)),
             _ => match (field.text(), ops.as_slice()) {
                 (Some(text), [Op::Exists(want)]) => Test::Present(text, *want),
+                (Some(text), [Op::Eq(one)]) => Test::OneOf(text, strings(std::slice::from_ref(one))),
+                (Some(text), [Op::In(list)]) => Test::OneOf(text, strings(list)),
                 _ => Test::Field(self.clone()),
             },
         }
@@ -281,6 +292,7 @@ impl Test {
             Test::Managed(bits) => bits & flag(ev.managed) != 0,
             Test::Mfa(bits) => bits & flag(ev.mfa) != 0,
             Test::Present(text, want) => ev.text(*text).is_some() == *want,
+            Test::OneOf(text, values) => ev.text(*text).is_some_and(|v| values.iter().any(|s| s == v)),
             Test::All(ts) => ts.iter().all(|t| t.matches(ev)),
             Test::Any(ts) => ts.iter().any(|t| t.matches(ev)),
             Test::Not(t) => !t.matches(ev),
@@ -436,14 +448,19 @@ mod tests {
         "actor":{"id":"agent:ana","type":"support","role":"tier2"},"target":{"tenant":"t-fab"},
         "source":{"ip":"10.20.3.4","managed":false},"auth":{"mfa":true},"attrs":{"records":1200}}"#;
 
-    /// A filter ready to run answers as the filter does: the shipped pack's filters and
-    /// exceptions, and conditions of every operator on the fields that become bit tests, over
-    /// every event of the fixture scenario.
+    /// A filter ready to run answers as the filter does: the shipped pack's filters, exceptions
+    /// and sequence steps, and conditions of every operator on the fields that become bit tests
+    /// or string comparisons, over every event of the fixture scenario.
     #[test]
     fn tests_answer_as_their_filters() {
         let pack = crate::rules::RuleSet::load_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
         let mut filters: Vec<Filter> = pack.rules.iter().map(|r| r.rule.filter.clone()).collect();
         filters.extend(pack.rules.iter().flat_map(|r| r.rule.exceptions.iter().map(|x| x.matches.clone())));
+        for r in &pack.rules {
+            if let crate::rules::model::Detect::Sequence(s) = &r.rule.detect {
+                filters.extend(s.steps.iter().map(|step| step.filter.clone()));
+            }
+        }
         for yaml in [
             "{actor.type: support}",
             "{actor.type: [vendor, robot, 7]}",
@@ -457,6 +474,10 @@ mod tests {
             "{auth.mfa: {eq: 'true'}}",
             "{any: [{case_id: {exists: true}}, {source.session: {exists: false}}]}",
             "{target.tenant: {exists: true}, source.ip: {cidr: 10.0.0.0/8}}",
+            "{action: [record.view, 7, true, file.read]}",
+            "{action: {in: []}}",
+            "{actor.role: {eq: tier2}}",
+            "{target.tenant: [t-0001, t-0002]}",
         ] {
             filters.push(filter(yaml));
         }
