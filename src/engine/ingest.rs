@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::context::changes_tables;
+use super::held::Held;
 use crate::collections::{count_down, FastMap, OrderedQueue};
 
 use hashbrown::hash_map::EntryRef;
@@ -31,7 +32,7 @@ pub enum Admission {
 /// without following the pointer: the whole id is read only when both are equal. (Zero-padded
 /// big-endian prefixes order as the ids do, or are equal.)
 #[derive(Debug)]
-struct Queued(Timestamp, u128, Arc<Event>);
+struct Queued(Timestamp, u128, Held);
 
 impl Queued {
     fn new(ev: Arc<Event>) -> Self {
@@ -39,7 +40,7 @@ impl Queued {
         let id = ev.id().as_bytes();
         let n = id.len().min(16);
         prefix[..n].copy_from_slice(&id[..n]);
-        Queued(ev.time, u128::from_be_bytes(prefix), ev)
+        Queued(ev.time, u128::from_be_bytes(prefix), Held::new(ev))
     }
 }
 
@@ -56,7 +57,7 @@ impl PartialOrd for Queued {
 }
 impl Ord for Queued {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.0, self.1).cmp(&(other.0, other.1)).then_with(|| self.2.id().cmp(other.2.id()))
+        (self.0, self.1).cmp(&(other.0, other.1)).then_with(|| self.2.event().id().cmp(other.2.event().id()))
     }
 }
 
@@ -105,11 +106,18 @@ impl Ingest {
 
     /// The next event older than `watermark`, in (time, id) order.
     pub fn pop_before(&mut self, watermark: Timestamp) -> Option<Arc<Event>> {
-        let ev = self.queue.pop_if(|q| q.0 < watermark)?.2;
+        let ev = self.queue.pop_if(|q| q.0 < watermark)?.2.into_event();
         if changes_tables(&ev) {
             count_down(&mut self.context_held, &ev.time);
         }
         Some(ev)
+    }
+
+    /// Asks the cache for the event [`Ingest::pop_before`] will give next (see [`Held`]).
+    pub fn prefetch_next(&self) {
+        if let Some(q) = self.queue.peek() {
+            q.2.prefetch();
+        }
     }
 
     /// Whether an event that changes the context tables at time `t` is still held.
@@ -124,7 +132,7 @@ impl Ingest {
 
     /// The events waiting for the watermark, in no particular order.
     pub fn queued(&self) -> impl Iterator<Item = &Arc<Event>> {
-        self.queue.iter().map(|q| &q.2)
+        self.queue.iter().map(|q| q.2.event())
     }
 
     pub fn buffered(&self) -> usize {
@@ -137,7 +145,7 @@ impl Ingest {
 
     /// A copy for a checkpoint (events shared), in no particular order; see [`IngestState::sort`].
     pub fn save(&self) -> IngestState {
-        let queued = self.queue.iter().map(|q| q.2.clone()).collect();
+        let queued = self.queue.iter().map(|q| q.2.event().clone()).collect();
         let seen = self.seen.iter().map(|(k, v)| (k.clone(), *v)).collect();
         IngestState { queued, seen }
     }

@@ -19,6 +19,7 @@
 
 mod conditions;
 pub mod context;
+mod held;
 pub mod ingest;
 
 use std::cmp::Ordering;
@@ -38,6 +39,7 @@ use crate::rules::{Category, RuleSet, Severity};
 use crate::time::{Span, Timestamp};
 use conditions::{Conditions, Memo};
 use context::{Context, ContextView};
+use held::Held;
 pub use ingest::Admission;
 use ingest::{Ingest, IngestState};
 
@@ -168,7 +170,7 @@ impl ActionIndex {
 struct Deferred {
     due: Timestamp,
     seq: u64,
-    event: Arc<Event>,
+    event: Held,
     /// The rules that wait for it, as an id in [`RuleLists`].
     rules: u32,
 }
@@ -412,6 +414,7 @@ impl Engine {
         }
         self.watermark = watermark;
         while let Some(ev) = self.ingest.pop_before(watermark) {
+            self.ingest.prefetch_next();
             self.process(ev);
         }
         self.run_deferred(watermark);
@@ -488,18 +491,21 @@ impl Engine {
             let due = ev.time.saturating_add(self.cfg.grace);
             self.next_seq += 1;
             let rules = self.rule_lists.id(&self.waiting);
-            self.deferred.push(Deferred { due, seq: self.next_seq, event: ev, rules });
+            self.deferred.push(Deferred { due, seq: self.next_seq, event: Held::new(ev), rules });
         }
     }
 
     /// Runs the context checks due before `limit`: every event up to their due time is applied.
     fn run_deferred(&mut self, limit: Timestamp) {
         while let Some(d) = self.deferred.pop_if(|d| d.due < limit) {
+            if let Some(next) = self.deferred.peek() {
+                next.event.prefetch();
+            }
             let mut findings = std::mem::take(&mut self.scratch);
             let mut view = self.context.view(self.cfg.grace);
             for &i in self.rule_lists.get(d.rules) {
                 let rule = &mut self.rules[i as usize];
-                Self::show(rule, &d.event, &mut view, &mut findings, &mut self.stats, &mut self.pending);
+                Self::show(rule, d.event.event(), &mut view, &mut findings, &mut self.stats, &mut self.pending);
             }
             self.scratch = findings;
         }
@@ -615,7 +621,7 @@ impl Engine {
                 .iter()
                 .map(|d| {
                     let ids = self.rule_lists.get(d.rules).iter().map(|&i| self.rules[i as usize].id.clone()).collect();
-                    (d.due, d.seq, d.event.clone(), ids)
+                    (d.due, d.seq, d.event.event().clone(), ids)
                 })
                 .collect(),
             pending: self.pending.iter().chain(self.ready.iter().flatten()).cloned().collect(),
@@ -660,7 +666,7 @@ impl Engine {
             let rules: Vec<u32> = ids.iter().filter_map(|id| index.get(id).copied()).collect();
             if !rules.is_empty() {
                 let rules = e.rule_lists.id(&rules);
-                e.deferred.push(Deferred { due, seq, event, rules });
+                e.deferred.push(Deferred { due, seq, event: Held::new(event), rules });
             }
         }
         for ev in &buffered {

@@ -94,6 +94,11 @@ impl Event {
         self.text(field).unwrap_or_default()
     }
 
+    /// Where the event's text lies in memory (address and length), for cache hints.
+    pub(crate) fn text_region(&self) -> (usize, usize) {
+        (self.buf.as_ptr() as usize, self.buf.len())
+    }
+
     pub fn id(&self) -> &str {
         self.required(Text::Id)
     }
