@@ -9,6 +9,12 @@
 //! mid-stream (windows, baselines, case and grant tables, reorder buffer), divided by the
 //! identities seen, measured with a counting allocator.
 //!
+//! A second case, `shared_surge_2000_peers`, replays what makes the baseline's peer gate work
+//! hardest: 2,000 agents of one role, ten steady hours (10 record views an hour each), then one
+//! hour in which all of them work at six times that pace (320,000 events). Every agent's count
+//! is then far above its own history, so every event past `min_count` asks for the pace of the
+//! peer group.
+//!
 //! Run: `cargo bench --bench replay` (about 2 minutes on 2 cores).
 
 use std::alloc::{GlobalAlloc, Layout};
@@ -63,6 +69,30 @@ fn stream() -> (PathBuf, usize, usize) {
     (path, scenario.lines.len(), scenario.identities)
 }
 
+/// The shared surge described above, in time order.
+fn surge_stream() -> (PathBuf, usize) {
+    const AGENTS: i64 = 2000;
+    let start = casewatch::time::Timestamp::parse("2026-11-02T00:00:00Z").expect("time");
+    let mut events: Vec<(i64, i64)> = Vec::new();
+    for who in 0..AGENTS {
+        events.extend((0..100).map(|k| (k / 10 * 3600 + k % 10 * 360 + who % 300, who)));
+        events.extend((0..60).map(|k| (10 * 3600 + k * 60 + who % 60, who)));
+    }
+    events.sort_unstable();
+    let mut text = String::new();
+    for (i, (secs, who)) in events.iter().enumerate() {
+        let t = start.saturating_add(casewatch::time::Span::from_secs(*secs));
+        text.push_str(&format!(
+            r#"{{"id":"s{i}","time":"{t}","action":"record.view","actor":{{"id":"agent:a{who}","type":"support","role":"tier1"}},"target":{{"tenant":"t-{}"}},"source":{{"ip":"10.0.0.1","device":"vdi-{who}"}},"auth":{{"mfa":true}}}}"#,
+            who % 50
+        ));
+        text.push('\n');
+    }
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-shared-surge.ndjson");
+    std::fs::write(&path, text).expect("write surge stream");
+    (path, events.len())
+}
+
 fn rules() -> RuleSet {
     RuleSet::load_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules")).expect("shipped rules")
 }
@@ -107,6 +137,15 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(lines as u64));
     group.sample_size(10);
     group.bench_function("full_pack_one_thread", |b| {
+        b.iter(|| {
+            let mut alerts = NdjsonWriter::new(Vec::new());
+            replay(&rules, &opts, &mut alerts, None::<&mut NdjsonWriter<Vec<u8>>>).expect("replay")
+        })
+    });
+    let (surge, surge_lines) = surge_stream();
+    let opts = ReplayOptions { inputs: vec![surge], ..opts };
+    group.throughput(Throughput::Elements(surge_lines as u64));
+    group.bench_function("shared_surge_2000_peers", |b| {
         b.iter(|| {
             let mut alerts = NdjsonWriter::new(Vec::new());
             replay(&rules, &opts, &mut alerts, None::<&mut NdjsonWriter<Vec<u8>>>).expect("replay")

@@ -233,6 +233,10 @@ pub struct GenerateArgs {
     pub profile: Profile,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Days of activity instead of the profile's (day 0 is a Thursday, so five or more take in
+    /// a Monday surge).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=366))]
+    pub days: Option<i64>,
     /// Events output (.gz to compress).
     #[arg(long)]
     pub out: PathBuf,

@@ -131,10 +131,11 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(if failed > 0 || !untested.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Command::Generate(args) => {
-            let params = match args.profile {
+            let mut params = match args.profile {
                 Profile::Scenario => synth::Params::scenario(args.seed),
                 Profile::Bench => synth::Params::bench(args.seed),
             };
+            params.days = args.days.unwrap_or(params.days);
             let scenario = synth::generate(&params);
             let out = File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
             let gz = args.out.extension().is_some_and(|e| e == "gz");

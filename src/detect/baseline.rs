@@ -4,8 +4,11 @@
 //! History is kept as an exponentially weighted mean and variance of the identity's counts per
 //! active window-sized bucket (idle buckets are skipped, so shift patterns do not count as zeros).
 //! The upper-tail p-value comes from a negative binomial when the history is overdispersed, else
-//! from a Poisson. A second gate compares the count with the current per-identity mean of the
-//! peer group, so a surge that the whole group shares (a Monday) stays quiet.
+//! from a Poisson. A second gate compares the identity's pace with the per-identity mean of its
+//! active peers, so a surge that the whole group shares (a Monday) stays quiet. That mean is
+//! measured once per group per minute of event time, when the first event that needs it comes:
+//! during a surge, when many identities reach the gate, each event costs a lookup, not a pass
+//! over the whole group.
 
 use std::collections::VecDeque;
 
@@ -26,6 +29,8 @@ use crate::time::{Span, Timestamp};
 const FORGET_AFTER: Span = Span::from_secs(14 * 86_400);
 /// The shortest activity over which a pace is measured.
 const MIN_ACTIVE: Span = Span::from_secs(15 * 60);
+/// How long a measure of a peer group's pace serves.
+const PEER_TICK: Span = Span::from_secs(60);
 /// A rate never drops below this many events per window in the tests, so a nearly silent
 /// history does not make every handful of events "impossible".
 const MIN_EXPECTED: f64 = 1.0;
@@ -52,6 +57,37 @@ pub struct Baseline {
 pub struct BaselineState {
     identities: FastMap<SmolStr, IdentityRate>,
     peers: FastMap<String, PeerGroup>,
+}
+
+impl BaselineState {
+    /// The mean pace at `t` of the members of `group` other than `who` active within `window`,
+    /// as measured in this tick (measured now if it was not yet). `None` when no other member
+    /// is active.
+    fn peer_pace(&mut self, group: &str, who: &str, t: Timestamp, window: Span) -> Option<f64> {
+        let tick = t.bucket(PEER_TICK);
+        let identities = &mut self.identities;
+        let group = self.peers.get_mut(group)?;
+        let measure = match group.pace {
+            Some(m) if m.tick == tick => m,
+            _ => {
+                let cutoff = t.saturating_sub(window);
+                let mut paces = Vec::new();
+                for member in &group.members {
+                    if let Some(r) = identities.get_mut(member).filter(|r| r.last_seen > cutoff) {
+                        let p = pace(&r.recent, t, window);
+                        r.measured = Some((tick, p));
+                        paces.push(p);
+                    }
+                }
+                paces.sort_by(f64::total_cmp);
+                *group.pace.insert(PeerPace { tick, sum: paces.iter().sum(), active: paces.len() as u32 })
+            }
+        };
+        let own = identities.get(who).and_then(|r| r.measured).filter(|(at, _)| *at == tick).map(|(_, p)| p);
+        let others = measure.active - u32::from(own.is_some());
+        (others > 0).then(|| (measure.sum - own.unwrap_or(0.0)).max(0.0) / f64::from(others))
+    }
+
 }
 
 /// Exponentially weighted mean and variance of per-bucket counts.
@@ -89,6 +125,9 @@ struct IdentityRate {
     /// The peer group whose member set holds it: its latest event's.
     #[serde(default)]
     peer: Option<SmolStr>,
+    /// Its share of its group's last measure, if that measure counted it: the tick and its pace.
+    #[serde(default)]
+    measured: Option<(i64, f64)>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -99,6 +138,19 @@ struct PeerGroup {
     /// forgotten, so an event does not touch it.
     #[serde(default)]
     members: hashbrown::HashSet<SmolStr, foldhash::fast::RandomState>,
+    /// The last measure of its active members' pace.
+    #[serde(default)]
+    pace: Option<PeerPace>,
+}
+
+/// The paces of a group's members seen within the window, as measured in one tick.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct PeerPace {
+    tick: i64,
+    /// Summed in sorted order: map iteration order must not reach the output, not even as the
+    /// last bit of a float.
+    sum: f64,
+    active: u32,
 }
 
 /// Events per window that `recent` shows at `now`, measured over the time it has been active in
@@ -166,6 +218,7 @@ impl Baseline {
             *me = IdentityRate { peer: std::mem::take(&mut me.peer), ..fresh() };
         }
         if me.peer.as_deref() != Some(peer_key.as_ref()) {
+            me.measured = None;
             let before = me.peer.replace(SmolStr::new(peer_key.as_ref()));
             if let Some(old) = before.and_then(|b| peers.get_mut(b.as_str())) {
                 old.members.remove(ev.actor_id());
@@ -210,20 +263,8 @@ impl Baseline {
         let first_seen = me.recent.front().map_or(t, |(t0, _)| *t0);
         let ids: Vec<String> = me.recent.iter().map(|(_, id)| id.to_string()).collect();
         let own_pace = pace(&me.recent, t, s.window);
-        // The peers' current pace, leaving this identity out: a shared surge is no anomaly.
-        let identities = &self.state.identities;
-        let mut paces: Vec<f64> = peer
-            .members
-            .iter()
-            .filter(|who| *who != ev.actor_id())
-            .filter_map(|who| identities.get(who))
-            .filter(|r| r.last_seen > cutoff)
-            .map(|r| pace(&r.recent, t, s.window))
-            .collect();
-        // Summed in sorted order: map iteration order must not reach the output, not even as
-        // the last bit of a float.
-        paces.sort_by(f64::total_cmp);
-        let peer_now = (!paces.is_empty()).then(|| paces.iter().sum::<f64>() / paces.len() as f64);
+        // The peers' pace, leaving this identity out: a shared surge is no anomaly.
+        let peer_now = self.state.peer_pace(&peer_key, ev.actor_id(), t, s.window);
         if peer_now.is_some_and(|m| own_pace < s.peer_ratio * m) {
             return None;
         }
@@ -362,6 +403,39 @@ mod tests {
         check(&b);
         assert_eq!(b.keys(), 1, "ana is forgotten");
         assert_eq!(b.state.peers.values().map(|g| g.members.len()).sum::<usize>(), 1, "only bo is a member");
+    }
+
+    /// The peers' pace an event is judged against: the mean of the other active members' paces
+    /// as measured by the first event of its minute that needed it, so that later events of the
+    /// minute reuse the measure (a surge costs a lookup per event, not a pass over the group).
+    #[test]
+    fn peer_pace_is_measured_once_a_minute_and_leaves_the_identity_out() {
+        let mut b = Baseline::new(&spec(1));
+        let mut peer_pace = |secs: i64, who: &str| {
+            let t = at(0).saturating_add(Span::from_secs(secs));
+            let line = format!(
+                r#"{{"id":"e{secs}{who}","time":"{t}","action":"record.view","actor":{{"id":"{who}","type":"support","role":"tier1"}}}}"#
+            );
+            b.on_event(&Event::decode(line.as_bytes()).unwrap()).map(|f| f.details["peer_pace"].clone())
+        };
+        for h in 0..3 {
+            for who in ["ana", "bo", "cy"] {
+                peer_pace(h * 3600, who);
+            }
+        }
+        let m = |min: i64, s: i64| 3 * 3600 + min * 60 + s;
+        for s in [0, 60, 120] {
+            peer_pace(m(0, 0) + s, "ana");
+        }
+        peer_pace(m(5, 0), "bo");
+        // At 3:10 ana's pace is 3 events in 15 minutes (her 10 active minutes count as the
+        // minimum 15): 12 an hour; bo's 1 in 15: 4; cy's own 4 is left out.
+        assert_eq!(peer_pace(m(10, 0), "cy"), Some(json!(8.0)));
+        // bo's second event changes his pace, but the minute's measure stands: (12 + 4) / 2.
+        assert_eq!(peer_pace(m(10, 20), "bo"), Some(json!(8.0)));
+        assert_eq!(peer_pace(m(10, 40), "cy"), Some(json!(8.0)));
+        // A new minute, a new measure: ana 12, bo 2 in 15 minutes = 8.
+        assert_eq!(peer_pace(m(11, 0), "cy"), Some(json!(10.0)));
     }
 
     proptest::proptest! {
