@@ -67,12 +67,12 @@ use casewatch::rules::RuleSet;
 use casewatch::synth;
 use casewatch::time::{Span, Timestamp};
 use clap::Parser;
-use smol_str::SmolStr;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::{ClientConfig, ClientContext, Message};
+use smol_str::SmolStr;
 
 const BIN: &str = env!("CARGO_BIN_EXE_casewatch");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
@@ -132,7 +132,11 @@ struct Args {
 impl Args {
     fn engine(&self) -> EngineConfig {
         let default = EngineConfig::default();
-        EngineConfig { lateness: self.lateness.unwrap_or(default.lateness), grace: self.grace.unwrap_or(default.grace), ..default }
+        EngineConfig {
+            lateness: self.lateness.unwrap_or(default.lateness),
+            grace: self.grace.unwrap_or(default.grace),
+            ..default
+        }
     }
 }
 
@@ -210,11 +214,7 @@ impl Broker {
         if sqlite {
             cmd.args(["-s", &dir.join("tansu.db").to_string_lossy()]);
         }
-        let out = cmd
-            .args(TOPICS)
-            .env("KAFKA_UP_NO_INSTALL", "1")
-            .output()
-            .expect("run scripts/kafka-up.sh");
+        let out = cmd.args(TOPICS).env("KAFKA_UP_NO_INSTALL", "1").output().expect("run scripts/kafka-up.sh");
         assert!(out.status.success(), "kafka-up.sh failed:\n{}", String::from_utf8_lossy(&out.stderr));
         Broker { port, dir: dir.to_path_buf() }
     }
@@ -519,14 +519,29 @@ impl Latencies {
         if self.alerts == 0 {
             return;
         }
-        println!("{what}, {} alerts: latency, alert arrival minus produce time of its completing event: {}", self.alerts, describe(&mut self.total));
+        println!(
+            "{what}, {} alerts: latency, alert arrival minus produce time of its completing event: {}",
+            self.alerts,
+            describe(&mut self.total)
+        );
         println!("  of which event-time hold: {}", describe(&mut self.held));
-        println!("  then until casewatch produced the alert (`detected_at`; broker fetch, casewatch): {}", describe(&mut self.processed));
+        println!(
+            "  then until casewatch produced the alert (`detected_at`; broker fetch, casewatch): {}",
+            describe(&mut self.processed)
+        );
         println!("  then until the reader had it (alert delivery, broker, reader): {}", describe(&mut self.delivered));
     }
 }
 
-fn report(args: &Args, stream: &Stream, produced: &Produced, samples: &[(Instant, u64)], alerts: &[Arrival], cpu: &Cpu, decided: &HashMap<String, Decided>) {
+fn report(
+    args: &Args,
+    stream: &Stream,
+    produced: &Produced,
+    samples: &[(Instant, u64)],
+    alerts: &[Arrival],
+    cpu: &Cpu,
+    decided: &HashMap<String, Decided>,
+) {
     let n = stream.lines.len();
     let engine = args.engine();
     // casewatch run decides an alert on arrival, or once the watermark passes it, or `grace`

@@ -110,24 +110,23 @@ pub fn replay<A: Write, D: Write>(
     for record in records {
         summary.records += 1;
         let letter = match record {
-            Ok((position, event)) => {
-                match engine.push_and_advance(event, &mut out) {
-                    Admission::Accepted => {
-                        if !out.is_empty() {
-                            alerts.write_alerts(&out)?;
-                            out.clear();
-                        }
-                        None
+            Ok((position, event)) => match engine.push_and_advance(event, &mut out) {
+                Admission::Accepted => {
+                    if !out.is_empty() {
+                        alerts.write_alerts(&out)?;
+                        out.clear();
                     }
-                    Admission::Duplicate => None,
-                    Admission::Late { event, behind } => {
-                        let position = position.to_string();
-                        let reason = format!("event is {behind} older than the watermark (allowed lateness {})", opts.engine.lateness);
-                        log_problem(&mut logged, &position, &reason);
-                        Some(DeadLetter { position, kind: "late", reason, raw: None, event: Some(*event) })
-                    }
+                    None
                 }
-            }
+                Admission::Duplicate => None,
+                Admission::Late { event, behind } => {
+                    let position = position.to_string();
+                    let reason =
+                        format!("event is {behind} older than the watermark (allowed lateness {})", opts.engine.lateness);
+                    log_problem(&mut logged, &position, &reason);
+                    Some(DeadLetter { position, kind: "late", reason, raw: None, event: Some(*event) })
+                }
+            },
             Err(bad) => {
                 summary.bad += 1;
                 let position = bad.position.to_string();

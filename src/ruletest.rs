@@ -60,7 +60,9 @@ pub fn events_of(t: &RuleTest) -> Result<Vec<Event>, String> {
         let every = match merged.remove("every") {
             None if repeat > 1 => return Err(format!("event #{n}: repeat needs every (e.g. every: 30s)")),
             None => Span::ZERO,
-            Some(v) => v.as_str().and_then(|s| s.parse().ok()).ok_or(format!("event #{n}: every must be a duration such as 30s"))?,
+            Some(v) => {
+                v.as_str().and_then(|s| s.parse().ok()).ok_or(format!("event #{n}: every must be a duration such as 30s"))?
+            }
         };
         let decode = |m: Map<String, Value>| {
             Event::decode(Value::Object(m).to_string().as_bytes()).map_err(|e| format!("event #{n}: {e}"))

@@ -119,7 +119,13 @@ fn head_error(b: &[u8]) -> Option<TimeError> {
         (16, 1, b":"),
         (17, 2, b""),
     ];
-    let check = |&(at, n, allowed): &(usize, usize, &[u8])| if allowed.is_empty() { digits(b, at, n).map(drop) } else { expect(b, at, allowed) };
+    let check = |&(at, n, allowed): &(usize, usize, &[u8])| {
+        if allowed.is_empty() {
+            digits(b, at, n).map(drop)
+        } else {
+            expect(b, at, allowed)
+        }
+    };
     PARTS.iter().map(check).find_map(Result::err)
 }
 
@@ -310,10 +316,7 @@ impl Span {
                 b"d" => 86_400 * NANOS_PER_SEC,
                 _ => return Err(TimeError(HELP)),
             };
-            total = n
-                .checked_mul(unit)
-                .and_then(|v| total.checked_add(v))
-                .ok_or(TimeError("duration is too large"))?;
+            total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or(TimeError("duration is too large"))?;
         }
         Ok(Span(total))
     }

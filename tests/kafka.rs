@@ -263,7 +263,8 @@ fn stream_gives_the_replay_alerts_with_context_topics_as_tables() {
 #[test]
 fn poison_messages_go_to_the_dead_letter_topic_offsets_move_on_and_metrics_count_them() {
     let broker = Broker::start("poison", &["audit:1", "casewatch-alerts:1", "casewatch-dead-letter:1"]);
-    let mut lines: Vec<String> = fixture_lines().into_iter().filter(|l| serde_json::from_str::<Value>(l).is_ok()).take(40).collect();
+    let mut lines: Vec<String> =
+        fixture_lines().into_iter().filter(|l| serde_json::from_str::<Value>(l).is_ok()).take(40).collect();
     lines.insert(10, "{not json".into());
     lines.insert(20, r#"{"id":"x-1","time":"2026-10-30T10:00:00Z","action":"record.view"}"#.into());
     let total = lines.len() as i64;

@@ -26,9 +26,8 @@ fn every_injected_attack_is_found_and_nothing_else() {
     let (out, _, summary) = replay_to_memory(&pack(), &[scenario()], 2);
     let alerts = alerts_of(&out);
     let truth = truth();
-    let explains = |a: &Alert, t: &Truth| {
-        t.rules.contains(&a.rule) && t.identity == a.identity && t.from <= a.time && a.time <= t.to
-    };
+    let explains =
+        |a: &Alert, t: &Truth| t.rules.contains(&a.rule) && t.identity == a.identity && t.from <= a.time && a.time <= t.to;
     let unexplained: Vec<String> = alerts
         .iter()
         .filter(|a| !truth.iter().any(|t| explains(a, t)))
@@ -78,7 +77,8 @@ fn the_fixture_regrows_from_its_seed() {
 fn bad_lines_never_change_the_alerts_of_good_lines() {
     let (clean, _, _) = replay_to_memory(&pack(), &[scenario()], 1);
     let mut shipped = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(std::fs::File::open(scenario()).unwrap()), &mut shipped).unwrap();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(std::fs::File::open(scenario()).unwrap()), &mut shipped)
+        .unwrap();
     let mut lines: Vec<Vec<u8>> = shipped.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
     let junk: Vec<Vec<u8>> = vec![
         b"{".to_vec(),
@@ -101,7 +101,8 @@ fn bad_lines_never_change_the_alerts_of_good_lines() {
     let letters: Vec<serde_json::Value> = dead.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let bad: Vec<&serde_json::Value> = letters.iter().filter(|l| l["kind"] == "bad_input").collect();
     assert_eq!(bad.len() as u64, summary.bad);
-    let oversize = bad.iter().find(|l| l["reason"].as_str().unwrap().contains("over the 1 MiB limit")).expect("oversize line reported");
+    let oversize =
+        bad.iter().find(|l| l["reason"].as_str().unwrap().contains("over the 1 MiB limit")).expect("oversize line reported");
     let at = oversize["position"].as_str().unwrap();
     assert!(at.starts_with(&path.display().to_string()) && at.rsplit(':').next().unwrap().parse::<usize>().is_ok(), "{at}");
     let late = letters.iter().filter(|l| l["kind"] == "late").count();

@@ -15,8 +15,8 @@ use std::collections::VecDeque;
 use crate::collections::{get_or_insert_with, FastMap};
 
 use serde::{Deserialize, Serialize};
-use smol_str::SmolStr;
 use serde_json::json;
+use smol_str::SmolStr;
 use statrs::distribution::{DiscreteCDF, NegativeBinomial, Poisson};
 
 use super::{must_evict, text, Finding};
@@ -87,7 +87,6 @@ impl BaselineState {
         let others = measure.active - u32::from(own.is_some());
         (others > 0).then(|| (measure.sum - own.unwrap_or(0.0)).max(0.0) / f64::from(others))
     }
-
 }
 
 /// Exponentially weighted mean and variance of per-bucket counts.
@@ -382,8 +381,13 @@ mod tests {
         let ev = |h: i64, who: &str, role: &str| event(h, who, Some(role));
         let check = |b: &Baseline| {
             for (name, group) in &b.state.peers {
-                let mut want: Vec<&str> =
-                    b.state.identities.iter().filter(|(_, r)| r.peer.as_deref() == Some(name.as_str())).map(|(w, _)| w.as_str()).collect();
+                let mut want: Vec<&str> = b
+                    .state
+                    .identities
+                    .iter()
+                    .filter(|(_, r)| r.peer.as_deref() == Some(name.as_str()))
+                    .map(|(w, _)| w.as_str())
+                    .collect();
                 let mut got: Vec<&str> = group.members.iter().map(SmolStr::as_str).collect();
                 want.sort();
                 got.sort();

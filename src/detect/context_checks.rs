@@ -37,7 +37,10 @@ impl OffCaseCheck {
         details.insert("cited_case".into(), cited.into());
         let (kind, why) = match cited.map(|id| (id, cases.get(id))) {
             None => (OffCaseKind::NoCase, "cites no case and has no active case for that tenant".to_owned()),
-            Some((id, None)) => (OffCaseKind::NoCase, format!("cites case {id}, which the case system does not know, and has no active case for that tenant")),
+            Some((id, None)) => (
+                OffCaseKind::NoCase,
+                format!("cites case {id}, which the case system does not know, and has no active case for that tenant"),
+            ),
             Some((id, Some(c))) => {
                 details.insert("case_tenant".into(), c.tenant.as_deref().into());
                 details.insert("case_assignee".into(), c.assignee_at(t).into());
@@ -125,8 +128,12 @@ impl JitCheck {
                     details.insert("grant_ended".into(), end.to_string().into());
                     details.insert("ended_ago_s".into(), (ago.nanos() / 1_000_000_000).into());
                     match how {
-                        GrantEnd::Expired => (JitKind::Expired, format!("relies on grant {id}, which expired {} earlier", human_span(ago))),
-                        GrantEnd::Revoked => (JitKind::Revoked, format!("relies on grant {id}, which was revoked {} earlier", human_span(ago))),
+                        GrantEnd::Expired => {
+                            (JitKind::Expired, format!("relies on grant {id}, which expired {} earlier", human_span(ago)))
+                        }
+                        GrantEnd::Revoked => {
+                            (JitKind::Revoked, format!("relies on grant {id}, which was revoked {} earlier", human_span(ago)))
+                        }
                     }
                 } else {
                     (JitKind::Missing, format!("cites grant {id}, which starts only at {}", g.from))

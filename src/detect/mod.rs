@@ -34,7 +34,10 @@ pub struct Finding {
 #[derive(Debug, Clone)]
 pub enum Detector {
     /// Every event that passes the rule is a finding; the fields the filter names are evidence.
-    Match { title: String, fields: Vec<Field> },
+    Match {
+        title: String,
+        fields: Vec<Field>,
+    },
     OffCase(OffCaseCheck),
     Jit(JitCheck),
     Window(Window),
@@ -49,13 +52,9 @@ impl Detector {
             Detect::OffCase(s) => Detector::OffCase(OffCaseCheck::new(s)),
             Detect::Jit(s) => Detector::Jit(JitCheck::new(s)),
             Detect::Count(s) => Detector::Window(Window::new(WindowKind::Count, None, &s.by, s.window, s.threshold as f64)),
-            Detect::Distinct(s) => Detector::Window(Window::new(
-                WindowKind::Distinct,
-                Some(s.field.clone()),
-                &s.by,
-                s.window,
-                s.threshold as f64,
-            )),
+            Detect::Distinct(s) => {
+                Detector::Window(Window::new(WindowKind::Distinct, Some(s.field.clone()), &s.by, s.window, s.threshold as f64))
+            }
             Detect::Sum(s) => Detector::Window(Window::new(WindowKind::Sum, Some(s.field.clone()), &s.by, s.window, s.threshold)),
             Detect::Baseline(s) => Detector::Baseline(Baseline::new(s)),
             Detect::Sequence(s) => Detector::Sequence(Sequence::new(s)),

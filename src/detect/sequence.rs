@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use crate::collections::{get_or_insert_with, FastMap};
 
 use serde::{Deserialize, Serialize};
-use smol_str::SmolStr;
 use serde_json::json;
+use smol_str::SmolStr;
 
 use super::{text, Finding};
 use crate::alert::cap_event_ids;
@@ -222,11 +222,7 @@ impl Sequence {
             identity: who.clone(),
             first_seen: p.started,
             event_ids: cap_event_ids(p.evidence.iter().map(|s| s.id.to_string()).collect()),
-            summary: format!(
-                "{who} set off a chain on {key} within {}: {}",
-                super::human_span(span),
-                story.join(", then ")
-            ),
+            summary: format!("{who} set off a chain on {key} within {}: {}", super::human_span(span), story.join(", then ")),
             details,
         }
     }

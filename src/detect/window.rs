@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, VecDeque};
 use crate::collections::{get_or_insert_with, FastMap, Tally};
 
 use serde::{Deserialize, Serialize};
-use smol_str::SmolStr;
 use serde_json::json;
+use smol_str::SmolStr;
 
 use super::{group_details, group_key, must_evict, text, Finding};
 use crate::alert::cap_event_ids;
@@ -166,13 +166,17 @@ impl Window {
         let scope: String = if self.by == [Field::Text(Text::ActorId)] {
             String::new()
         } else {
-            let parts: Vec<String> = self.by.iter().map(|f| {
-                let mut v = String::new();
-                if let Some(x) = ev.get(f) {
-                    x.render(&mut v);
-                }
-                format!("{f} {v}")
-            }).collect();
+            let parts: Vec<String> = self
+                .by
+                .iter()
+                .map(|f| {
+                    let mut v = String::new();
+                    if let Some(x) = ev.get(f) {
+                        x.render(&mut v);
+                    }
+                    format!("{f} {v}")
+                })
+                .collect();
             format!(" for {}", parts.join(", "))
         };
         let window = self.window;
@@ -241,7 +245,13 @@ mod tests {
 
     #[test]
     fn distinct_counts_values_not_events_and_forgets_old_ones() {
-        let mut w = Window::new(WindowKind::Distinct, Some(Field::Text(Text::TargetTenant)), &[Field::Text(Text::ActorId)], Span::from_secs(600), 3.0);
+        let mut w = Window::new(
+            WindowKind::Distinct,
+            Some(Field::Text(Text::TargetTenant)),
+            &[Field::Text(Text::ActorId)],
+            Span::from_secs(600),
+            3.0,
+        );
         assert!(w.on_event(&ev("1", 0, "a", "t1", 1)).is_none());
         assert!(w.on_event(&ev("2", 10, "a", "t1", 1)).is_none());
         assert!(w.on_event(&ev("3", 20, "a", "t2", 1)).is_none());
@@ -302,7 +312,13 @@ mod tests {
 
     #[test]
     fn sum_adds_and_subtracts_as_the_window_slides() {
-        let mut w = Window::new(WindowKind::Sum, Some(Field::Attr("records".into())), &[Field::Text(Text::ActorId)], Span::from_secs(60), 100.0);
+        let mut w = Window::new(
+            WindowKind::Sum,
+            Some(Field::Attr("records".into())),
+            &[Field::Text(Text::ActorId)],
+            Span::from_secs(60),
+            100.0,
+        );
         assert!(w.on_event(&ev("1", 0, "a", "t", 60)).is_none());
         assert!(w.on_event(&ev("2", 61, "a", "t", 60)).is_none(), "the first left the window");
         assert!(w.on_event(&ev("3", 62, "a", "t", 40)).is_some());

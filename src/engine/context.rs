@@ -107,9 +107,10 @@ impl CaseRecord {
     /// The stretches of time each agent held the case: from an assignment until the next one
     /// (or for good), as (agent, from, until).
     pub fn stretches(&self) -> impl Iterator<Item = (&SmolStr, Timestamp, Timestamp)> + '_ {
-        self.assignments.iter().enumerate().map(|(i, (from, who))| {
-            (who, *from, self.assignments.get(i + 1).map_or(Timestamp::MAX, |(next, _)| *next))
-        })
+        self.assignments
+            .iter()
+            .enumerate()
+            .map(|(i, (from, who))| (who, *from, self.assignments.get(i + 1).map_or(Timestamp::MAX, |(next, _)| *next)))
     }
 }
 
@@ -360,11 +361,7 @@ impl GrantTable {
 
     /// The grants of `identity`, in id order.
     pub fn of_identity<'a>(&'a self, identity: &str) -> impl Iterator<Item = (&'a str, &'a GrantRecord)> + 'a {
-        self.by_identity
-            .get(identity)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.grants.get(id).map(|g| (id.as_str(), g)))
+        self.by_identity.get(identity).into_iter().flatten().filter_map(|id| self.grants.get(id).map(|g| (id.as_str(), g)))
     }
 
     fn expire(&mut self, before: Timestamp) {
@@ -477,7 +474,8 @@ mod tests {
 
     #[test]
     fn grants_end_by_expiry_or_revocation() {
-        let mut g = GrantRecord { identity: "ana".into(), tenant: None, role: None, from: t(0), expires: Some(t(60)), revoked: None };
+        let mut g =
+            GrantRecord { identity: "ana".into(), tenant: None, role: None, from: t(0), expires: Some(t(60)), revoked: None };
         assert!(g.valid_for("ana", Some("x"), t(10), Span::ZERO));
         assert!(!g.valid_for("bo", Some("x"), t(10), Span::ZERO));
         assert_eq!(g.ended_by(t(61)), Some((t(60), GrantEnd::Expired)));

@@ -25,7 +25,10 @@ pub enum Admission {
     /// The id was seen already; the event counts once.
     Duplicate,
     /// Older than the watermark: handing it to the engine now would break event-time order.
-    Late { event: Box<Event>, behind: Span },
+    Late {
+        event: Box<Event>,
+        behind: Span,
+    },
 }
 
 /// A held event with its time and the first 16 bytes of its id beside it, so the queue compares
@@ -167,7 +170,8 @@ mod tests {
 
     fn event(id: &str, secs: i64) -> Arc<Event> {
         let time = Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(secs));
-        let line = serde_json::json!({"id": id, "time": time.to_string(), "action": "a", "actor": {"id": "x", "type": "support"}});
+        let line =
+            serde_json::json!({"id": id, "time": time.to_string(), "action": "a", "actor": {"id": "x", "type": "support"}});
         Arc::new(Event::decode(line.to_string().as_bytes()).unwrap())
     }
 

@@ -166,12 +166,8 @@ fn a_checkpoint_restored_mid_stream_changes_nothing() {
 fn prompt_alerts_are_the_same_alerts_sooner() {
     let (events, pack, sorted) = scenario();
     let cfg = EngineConfig::default();
-    let context_rules: Vec<&str> = pack
-        .rules
-        .iter()
-        .filter(|r| Detector::new(&r.rule).needs_context())
-        .map(|r| r.rule.id.as_str())
-        .collect();
+    let context_rules: Vec<&str> =
+        pack.rules.iter().filter(|r| Detector::new(&r.rule).needs_context()).map(|r| r.rule.id.as_str()).collect();
     assert_eq!(context_rules.len(), 5, "{context_rules:?}");
     let mut engine = Engine::new(&pack, cfg).prompt_alerts();
     let (mut out, mut all, mut sooner) = (Vec::new(), Vec::new(), 0);
@@ -252,7 +248,8 @@ fn a_rule_deciding_on_arrival_added_at_a_restore_sees_the_buffered_events() {
 fn unsuppressed_match_rules_decide_on_arrival() {
     let (mut events, pack, _) = scenario();
     let pack = with_every_reset(pack);
-    let resets = events.iter().filter(|e| e.action() == "password.reset").map(|e| e.id()).collect::<std::collections::HashSet<_>>().len();
+    let resets =
+        events.iter().filter(|e| e.action() == "password.reset").map(|e| e.id()).collect::<std::collections::HashSet<_>>().len();
     assert!(resets > 20, "the scenario should have resets, {resets}");
     // A duplicate of a reset, and a reset far behind the watermark.
     let first = events.iter().position(|e| e.action() == "password.reset").unwrap();
@@ -335,10 +332,13 @@ fn line(id: &str, secs: i64, rest: &str) -> Event {
 #[test]
 fn covered_access_waits_only_for_its_instant() {
     let ticketing = r#""actor":{"id":"system:ticketing","type":"system"}"#;
-    let ana = r#""action":"record.view","actor":{"id":"agent:ana","type":"support"},"target":{"tenant":"t-fab"},"case_id":"CS-1""#;
+    let ana =
+        r#""action":"record.view","actor":{"id":"agent:ana","type":"support"},"target":{"tenant":"t-fab"},"case_id":"CS-1""#;
     let mut e = Engine::new(&pack(), EngineConfig::default());
     let mut out = Vec::new();
-    let assign = format!(r#""action":"case.assign",{ticketing},"case":{{"id":"CS-1","tenant":"t-fab","assignee":"agent:ana","status":"open"}}"#);
+    let assign = format!(
+        r#""action":"case.assign",{ticketing},"case":{{"id":"CS-1","tenant":"t-fab","assignee":"agent:ana","status":"open"}}"#
+    );
     e.push(line("c1", 0, &assign));
     e.push(line("v1", 600, ana));
     e.push(line("v1-z", 600, r#""action":"signin","actor":{"id":"u@fab.example","type":"customer"}"#));

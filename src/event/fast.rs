@@ -636,13 +636,14 @@ mod tests {
     fn declines_what_it_leaves_to_the_reference() {
         let base = LINES[0];
         let cases = [
-            base.replace("\"e-000017\"", "\"e-\\u0030\""),                 // escape in a string
+            base.replace("\"e-000017\"", "\"e-\\u0030\""), // escape in a string
             base.replace("\"id\":\"e-000017\",", "\"id\":\"a\",\"id\":\"b\","), // duplicate field
-            base.replace("\"outcome\":\"success\"", "\"outcome\":null"),     // null where a value is due
-            base.replace("\"target\":{\"tenant\":\"t-fabrikam\",", "\"target\":[\"t-fabrikam\",").replace("},\"case_id\"", "],\"case_id\""),
-            format!("{base} x"),                                             // trailing characters
-            base.replace("\"time\":\"2026-11-02T14:03:11.512Z\",", ""),      // missing field
-            base.replace("\"success\"}", "\"success\",\"n\":01}"),           // bad number
+            base.replace("\"outcome\":\"success\"", "\"outcome\":null"), // null where a value is due
+            base.replace("\"target\":{\"tenant\":\"t-fabrikam\",", "\"target\":[\"t-fabrikam\",")
+                .replace("},\"case_id\"", "],\"case_id\""),
+            format!("{base} x"),                                        // trailing characters
+            base.replace("\"time\":\"2026-11-02T14:03:11.512Z\",", ""), // missing field
+            base.replace("\"success\"}", "\"success\",\"n\":01}"),      // bad number
         ];
         for line in cases {
             assert_eq!(decode(line.clone()), Err(line.clone()), "gives the text back unchanged");
@@ -652,8 +653,25 @@ mod tests {
     /// One random edit: a byte removed or replaced, or JSON-significant text spliced in.
     fn mutate(line: &str, at: usize, edit: u8) -> String {
         const SPLICES: &[&str] = &[
-            "null", "\\", "\"", ",", "{", "}", "[1]", ":", " ", "\u{1}", "-0", "1e999", "01", "true",
-            "\"id\":\"z\",", "\"attrs\":{\"r\":1},", "\"case\":null,", "\"x\":[{}],", "é",
+            "null",
+            "\\",
+            "\"",
+            ",",
+            "{",
+            "}",
+            "[1]",
+            ":",
+            " ",
+            "\u{1}",
+            "-0",
+            "1e999",
+            "01",
+            "true",
+            "\"id\":\"z\",",
+            "\"attrs\":{\"r\":1},",
+            "\"case\":null,",
+            "\"x\":[{}],",
+            "é",
         ];
         let mut at = at % (line.len() + 1);
         while !line.is_char_boundary(at) {

@@ -122,7 +122,12 @@ impl Event {
             id: self.id().into(),
             time: self.time,
             action: self.action().into(),
-            actor: wire::Actor { id: self.actor_id().into(), kind: self.actor_type, org: s(Text::ActorOrg), role: s(Text::ActorRole) },
+            actor: wire::Actor {
+                id: self.actor_id().into(),
+                kind: self.actor_type,
+                org: s(Text::ActorOrg),
+                role: s(Text::ActorRole),
+            },
             target: wire::Target {
                 tenant: s(Text::TargetTenant),
                 account: s(Text::TargetAccount),
@@ -130,7 +135,12 @@ impl Event {
                 host: s(Text::TargetHost),
             },
             case_id: s(Text::CaseId),
-            source: wire::Source { ip: s(Text::SourceIp), device: s(Text::SourceDevice), managed: self.managed, session: s(Text::SourceSession) },
+            source: wire::Source {
+                ip: s(Text::SourceIp),
+                device: s(Text::SourceDevice),
+                managed: self.managed,
+                session: s(Text::SourceSession),
+            },
             auth: wire::Auth { mfa: self.mfa, method: s(Text::AuthMethod), jit_grant: s(Text::AuthJitGrant) },
             outcome: self.outcome,
             case: self.case.clone(),
@@ -219,14 +229,8 @@ pub enum ActorType {
 }
 
 impl ActorType {
-    pub const ALL: [ActorType; 6] = [
-        ActorType::Support,
-        ActorType::Vendor,
-        ActorType::Admin,
-        ActorType::Service,
-        ActorType::Customer,
-        ActorType::System,
-    ];
+    pub const ALL: [ActorType; 6] =
+        [ActorType::Support, ActorType::Vendor, ActorType::Admin, ActorType::Service, ActorType::Customer, ActorType::System];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -419,11 +423,7 @@ impl Field {
                 return Ok(Field::Attr(name.to_owned()));
             }
         }
-        FIELD_NAMES
-            .iter()
-            .find(|(n, _)| *n == path)
-            .map(|(_, f)| f.clone())
-            .ok_or_else(|| UnknownField(path.to_owned()))
+        FIELD_NAMES.iter().find(|(n, _)| *n == path).map(|(_, f)| f.clone()).ok_or_else(|| UnknownField(path.to_owned()))
     }
 
     fn known_list() -> String {
@@ -441,11 +441,7 @@ impl Field {
     pub fn path(&self) -> std::borrow::Cow<'static, str> {
         match self {
             Field::Attr(name) => format!("attrs.{name}").into(),
-            f => FIELD_NAMES
-                .iter()
-                .find(|(_, g)| g == f)
-                .map(|(n, _)| (*n).into())
-                .unwrap_or_default(),
+            f => FIELD_NAMES.iter().find(|(_, g)| g == f).map(|(n, _)| (*n).into()).unwrap_or_default(),
         }
     }
 }
@@ -496,7 +492,8 @@ impl Event {
         // One pass over the whole line (and a plain reason when that is what is wrong), so the
         // parsers need not check each string again. The fast path takes what producers send; what
         // it declines, serde_json's derived decoder (the reference) decides, with the reason.
-        let text = String::from_utf8(line).map_err(|bad| (DecodeError::NotUtf8(bad.utf8_error().valid_up_to()), bad.into_bytes()))?;
+        let text =
+            String::from_utf8(line).map_err(|bad| (DecodeError::NotUtf8(bad.utf8_error().valid_up_to()), bad.into_bytes()))?;
         let (ev, declined) = match fast::decode(text) {
             Ok(ev) => (ev, None),
             Err(text) => match serde_json::from_str::<wire::Event>(&text) {
@@ -507,7 +504,10 @@ impl Event {
         match ev.validate() {
             Ok(()) => Ok(ev),
             // The fast path's event holds the line as its buffer.
-            Err(why) => Err((DecodeError::Contract(why.to_owned()), declined.unwrap_or_else(|| Arc::unwrap_or_clone(ev).buf).into_bytes())),
+            Err(why) => Err((
+                DecodeError::Contract(why.to_owned()),
+                declined.unwrap_or_else(|| Arc::unwrap_or_clone(ev).buf).into_bytes(),
+            )),
         }
     }
 
@@ -609,11 +609,23 @@ mod tests {
         let cases = [
             (r#"{"time":"2026-11-02T14:03:11Z","action":"signin","actor":{"id":"x","type":"customer"}}"#, "missing field `id`"),
             (r#"{"id":"a","time":"yesterday","action":"signin","actor":{"id":"x","type":"customer"}}"#, "RFC 3339"),
-            (r#"{"id":"a","time":"2026-11-02T14:03:11Z","action":"Sign In","actor":{"id":"x","type":"customer"}}"#, "dotted lower-case"),
-            (r#"{"id":"a","time":"2026-11-02T14:03:11Z","action":"signin","actor":{"id":"x","type":"robot"}}"#, "unknown variant `robot`"),
+            (
+                r#"{"id":"a","time":"2026-11-02T14:03:11Z","action":"Sign In","actor":{"id":"x","type":"customer"}}"#,
+                "dotted lower-case",
+            ),
+            (
+                r#"{"id":"a","time":"2026-11-02T14:03:11Z","action":"signin","actor":{"id":"x","type":"robot"}}"#,
+                "unknown variant `robot`",
+            ),
             (r#"{"id":7,"time":"2026-11-02T14:03:11Z","action":"signin","actor":{"id":"x","type":"customer"}}"#, "invalid type"),
-            (r#"{"id":"a","time":"2026-11-02T14:03:11Z","action":"case.open","actor":{"id":"x","type":"system"}}"#, "`case` is required"),
-            (r#"{"id":"a","time":"2026-11-02T14:03:11Z","action":"signin","actor":{"id":"x","type":"customer"},"attrs":{"n":[1]}}"#, "attrs values"),
+            (
+                r#"{"id":"a","time":"2026-11-02T14:03:11Z","action":"case.open","actor":{"id":"x","type":"system"}}"#,
+                "`case` is required",
+            ),
+            (
+                r#"{"id":"a","time":"2026-11-02T14:03:11Z","action":"signin","actor":{"id":"x","type":"customer"},"attrs":{"n":[1]}}"#,
+                "attrs values",
+            ),
             ("not json", "expected"),
         ];
         for (line, want) in cases {

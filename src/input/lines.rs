@@ -80,7 +80,6 @@ impl<R: BufRead> BoundedLines<R> {
     }
 }
 
-
 impl<R: BufRead> Iterator for BoundedLines<R> {
     type Item = io::Result<Line>;
     fn next(&mut self) -> Option<Self::Item> {

@@ -104,7 +104,9 @@ fn decode(raw: Raw) -> Record {
         Raw::Line(position, Line::TooLong { len, head }) => {
             Err(BadRecord { position, reason: DecodeError::TooLarge(len).to_string(), raw: head })
         }
-        Raw::ReadError(position, e) => Err(BadRecord { position, reason: format!("read error, rest of input skipped: {e}"), raw: Vec::new() }),
+        Raw::ReadError(position, e) => {
+            Err(BadRecord { position, reason: format!("read error, rest of input skipped: {e}"), raw: Vec::new() })
+        }
     }
 }
 
@@ -209,9 +211,7 @@ mod tests {
 
     #[test]
     fn gzip_and_threads_keep_order() {
-        let body: String = (0..5000)
-            .map(|i| GOOD.replace("\"a\"", &format!("\"e{i}\"")) + "\n")
-            .collect();
+        let body: String = (0..5000).map(|i| GOOD.replace("\"a\"", &format!("\"e{i}\"")) + "\n").collect();
         let p = std::env::temp_dir().join(format!("cw-input-{}-many.ndjson.gz", std::process::id()));
         let mut gz = flate2::write::GzEncoder::new(File::create(&p).unwrap(), flate2::Compression::fast());
         gz.write_all(body.as_bytes()).unwrap();

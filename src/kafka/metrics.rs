@@ -25,7 +25,11 @@ const CATALOGUE: &[(&str, &str, &str)] = &[
     ("casewatch_state_identities", "gauge", "Keys held by the detectors, per rule."),
     ("casewatch_state_buffered_events", "gauge", "Events held for reordering or the grace period."),
     ("casewatch_state_bytes", "gauge", "Size of the last checkpoint in bytes."),
-    ("casewatch_checkpoint_pause_seconds", "gauge", "How long the run loop stopped to snapshot the engine for the last checkpoint."),
+    (
+        "casewatch_checkpoint_pause_seconds",
+        "gauge",
+        "How long the run loop stopped to snapshot the engine for the last checkpoint.",
+    ),
 ];
 
 /// A series: metric name and its rendered label set (`rule="x",severity="high"`).

@@ -294,9 +294,14 @@ impl<'a> Driver<'a> {
                 None => {
                     if self.writing.as_ref().is_some_and(|w| w.task.is_finished()) {
                         self.checkpoint_written(CommitMode::Async).await?;
-                    } else if let Some(w) = self.writing.as_mut().filter(|w| !w.warned && w.started.elapsed() >= SETTLE_AT_CHECKPOINT) {
+                    } else if let Some(w) =
+                        self.writing.as_mut().filter(|w| !w.warned && w.started.elapsed() >= SETTLE_AT_CHECKPOINT)
+                    {
                         w.warned = true;
-                        warn!(in_flight = self.sink.in_flight(), "checkpoint still waiting for the broker to acknowledge earlier alerts");
+                        warn!(
+                            in_flight = self.sink.in_flight(),
+                            "checkpoint still waiting for the broker to acknowledge earlier alerts"
+                        );
                     }
                     self.on_tick();
                     if last_publish.elapsed() >= Duration::from_secs(1) {

@@ -162,7 +162,9 @@ fn read(consumer: &KafkaConsumer, to: &tokio::sync::mpsc::Sender<Polled>, stop: 
     let mut batch = Vec::with_capacity(BATCH);
     // False once the run loop has closed the channel: the thread ends.
     let send = |p: Polled| to.blocking_send(p).is_ok();
-    let flush = |batch: &mut Vec<Incoming>| batch.is_empty() || send(Polled::Messages(std::mem::replace(batch, Vec::with_capacity(BATCH))));
+    let flush = |batch: &mut Vec<Incoming>| {
+        batch.is_empty() || send(Polled::Messages(std::mem::replace(batch, Vec::with_capacity(BATCH))))
+    };
     while !stop.load(Ordering::Relaxed) {
         let wait = if batch.is_empty() { POLL_WAIT } else { Duration::ZERO };
         let go_on = match consumer.poll(wait) {

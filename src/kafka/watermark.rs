@@ -28,7 +28,11 @@ impl Watermarks {
     /// Starts holding the watermark for a partition (assigned, or a context partition). It holds
     /// it back until it delivers an event or goes idle.
     pub fn track(&mut self, topic: &str, partition: i32, now: Instant) {
-        self.parts.entry(topic.to_string()).or_default().entry(partition).or_insert(Partition { newest: None, last_message: now });
+        self.parts
+            .entry(topic.to_string())
+            .or_default()
+            .entry(partition)
+            .or_insert(Partition { newest: None, last_message: now });
     }
 
     /// Stops tracking a partition (revoked).

@@ -12,9 +12,9 @@ use std::fmt;
 use std::net::IpAddr;
 
 use regex::Regex;
-use smol_str::SmolStr;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use smol_str::SmolStr;
 
 use crate::event::{ActorType, AttrValue, Event, Field, Outcome, Text, Value};
 
@@ -63,7 +63,9 @@ impl Cidr {
         let net: IpAddr = addr.parse().map_err(|_| format!("{s:?} is not an IP network (a.b.c.d/n or v6/n)"))?;
         let max = if net.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("{s:?} has a prefix length over {max}"))?,
+            Some(p) => {
+                p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("{s:?} has a prefix length over {max}"))?
+            }
             None => max,
         };
         Ok(Cidr { net, prefix })
@@ -121,9 +123,7 @@ impl Op {
             Op::Suffix(ps) => text.is_some_and(|t| ps.iter().any(|p| t.ends_with(p.as_str()))),
             Op::Contains(ps) => text.is_some_and(|t| ps.iter().any(|p| t.contains(p.as_str()))),
             Op::Regex(re) => text.is_some_and(|t| re.is_match(t)),
-            Op::Cidr(nets) => text
-                .and_then(|t| t.parse::<IpAddr>().ok())
-                .is_some_and(|ip| nets.iter().any(|n| n.contains(ip))),
+            Op::Cidr(nets) => text.and_then(|t| t.parse::<IpAddr>().ok()).is_some_and(|ip| nets.iter().any(|n| n.contains(ip))),
             Op::Gt(x) => number(&v).is_some_and(|n| n > *x),
             Op::Gte(x) => number(&v).is_some_and(|n| n >= *x),
             Op::Lt(x) => number(&v).is_some_and(|n| n < *x),
@@ -187,10 +187,7 @@ impl Filter {
                     _ => None,
                 })
                 .reduce(|a, b| a.intersection(&b).cloned().collect()),
-            Filter::All(fs) => fs
-                .iter()
-                .filter_map(Filter::actions)
-                .reduce(|a, b| a.intersection(&b).cloned().collect()),
+            Filter::All(fs) => fs.iter().filter_map(Filter::actions).reduce(|a, b| a.intersection(&b).cloned().collect()),
             Filter::Any(fs) => Filter::actions_of_any(fs),
             _ => None,
         }
@@ -371,7 +368,9 @@ impl<'de> Deserialize<'de> for Condition {
                         "contains" => Op::Contains(map.next_value::<Strings>()?.0),
                         "regex" => {
                             let src: String = map.next_value()?;
-                            Op::Regex(Regex::new(&src).map_err(|e| de::Error::custom(format_args!("invalid regex {src:?}: {e}")))?)
+                            Op::Regex(
+                                Regex::new(&src).map_err(|e| de::Error::custom(format_args!("invalid regex {src:?}: {e}")))?,
+                            )
                         }
                         "cidr" => Op::Cidr(
                             map.next_value::<Strings>()?
@@ -387,9 +386,7 @@ impl<'de> Deserialize<'de> for Condition {
                         "lt" => Op::Lt(map.next_value()?),
                         "lte" => Op::Lte(map.next_value()?),
                         other => {
-                            return Err(de::Error::custom(format_args!(
-                                "unknown operator `{other}`; operators are {OPERATORS}"
-                            )))
+                            return Err(de::Error::custom(format_args!("unknown operator `{other}`; operators are {OPERATORS}")))
                         }
                     };
                     ops.push(op);
@@ -503,7 +500,9 @@ mod tests {
         let other_action = event(&READ.replace("mailbox.read", "record.view"));
         assert!(!pinned.matches(&other_action) && stripped.matches(&other_action), "the index checks the action now");
         assert!(!stripped.matches(&event(&READ.replace("support", "vendor"))), "the rest still holds");
-        for kept in ["{action: {prefix: mailbox.}}", "any: [{action: file.read}, {action: mailbox.read}]", "not: {action: file.read}"] {
+        for kept in
+            ["{action: {prefix: mailbox.}}", "any: [{action: file.read}, {action: mailbox.read}]", "not: {action: file.read}"]
+        {
             assert!(filter(kept).without_action_pins().fields().contains(&Field::Text(Text::Action)), "{kept}");
         }
     }

@@ -60,9 +60,8 @@ impl RuleSet {
     /// Loads every `*.yaml` / `*.yml` file under `dir` (recursively), one rule per file.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, LoadError> {
         let mut files = Vec::new();
-        collect_files(dir, &mut files).map_err(|e| {
-            LoadError(vec![RuleError { path: dir.to_owned(), line: 0, column: 0, message: e.to_string() }])
-        })?;
+        collect_files(dir, &mut files)
+            .map_err(|e| LoadError(vec![RuleError { path: dir.to_owned(), line: 0, column: 0, message: e.to_string() }]))?;
         files.sort();
         let mut errors = Vec::new();
         let mut rules = Vec::new();
@@ -198,7 +197,8 @@ detect: match
         assert_eq!(err.line, 9, "{err}");
         assert!(err.message.contains("count.window must be longer than 0s"), "{err}");
 
-        let bad = GOOD.replace("detect: match", "detect:\n  distinct: {field: target.tenant, by: [actor.id], window: 1x, threshold: 3}");
+        let bad = GOOD
+            .replace("detect: match", "detect:\n  distinct: {field: target.tenant, by: [actor.id], window: 1x, threshold: 3}");
         let err = parse_rule(&bad, Path::new("r.yaml")).unwrap_err();
         assert!(err.message.contains("duration must be a number with a unit"), "{err}");
     }

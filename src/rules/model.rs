@@ -325,7 +325,9 @@ impl Rule {
         };
         match &self.detect {
             Detect::Match => Ok(()),
-            Detect::OffCase(s) if s.report.is_empty() => Err("off_case.report needs at least one of no_case, closed_case, foreign_case".into()),
+            Detect::OffCase(s) if s.report.is_empty() => {
+                Err("off_case.report needs at least one of no_case, closed_case, foreign_case".into())
+            }
             Detect::Jit(s) if s.report.is_empty() => Err("jit.report needs at least one of missing, expired, revoked".into()),
             Detect::OffCase(_) | Detect::Jit(_) => Ok(()),
             Detect::Count(s) if s.threshold == 0 => Err("count.threshold must be at least 1".into()),

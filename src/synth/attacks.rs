@@ -3,9 +3,9 @@
 
 use serde_json::json;
 
+use super::world::RESERVED_TENANTS;
 use super::world::{secs, Agent, World};
 use super::{at, Truth};
-use super::world::RESERVED_TENANTS;
 use crate::time::{Span, Timestamp};
 
 struct Attack<'w, 'p> {
@@ -54,7 +54,15 @@ impl Attack<'_, '_> {
         g
     }
 
-    fn act(&mut self, a: &Agent, t: Timestamp, action: &str, tenant: &str, case: Option<&str>, edit: impl FnOnce(&mut serde_json::Value)) {
+    fn act(
+        &mut self,
+        a: &Agent,
+        t: Timestamp,
+        action: &str,
+        tenant: &str,
+        case: Option<&str>,
+        edit: impl FnOnce(&mut serde_json::Value),
+    ) {
         let day = t.since(self.w.p.start).nanos() / Span::from_secs(86_400).nanos();
         let mut ev = self.w.agent_event(a, day, action, tenant);
         if let Some(c) = case {
@@ -94,7 +102,9 @@ pub fn inject(w: &mut World<'_>) -> Vec<Truth> {
     x.act(&owner, at(p, MON, 13, 10), "record.view", &t, Some(&case), |_| {});
     let when = at(p, MON, 13, 30);
     x.act(&a, when, "record.view", &t, Some(&case), |_| {});
-    x.act(&a, when.saturating_add(secs(40)), "mailbox.read", &t, Some(&case), |e| e["target"]["resource"] = json!("mailbox/ceo@t42.example"));
+    x.act(&a, when.saturating_add(secs(40)), "mailbox.read", &t, Some(&case), |e| {
+        e["target"]["resource"] = json!("mailbox/ceo@t42.example")
+    });
     x.record("off_case_foreign_case", &a.id, &["off_case.foreign_case"], when, when.saturating_add(secs(40)));
 
     // JIT: a password reset with no grant at all (on case, managed, MFA).

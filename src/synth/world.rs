@@ -31,7 +31,8 @@ pub struct World<'p> {
     next_grant: u64,
 }
 
-const READS: &[(&str, u32)] = &[("record.view", 45), ("tenant.view", 15), ("mailbox.read", 15), ("file.read", 15), ("data.export", 5)];
+const READS: &[(&str, u32)] =
+    &[("record.view", 45), ("tenant.view", 15), ("mailbox.read", 15), ("file.read", 15), ("data.export", 5)];
 const PRIVILEGED: &[(&str, u32)] = &[("password.reset", 50), ("account.unlock", 30), ("mfa.reset", 20)];
 const NAMES: &[&str] = &[
     "ana", "bo", "chen", "dara", "eli", "fatima", "gus", "hana", "ivan", "jo", "kofi", "lena", "mo", "nia", "omar", "pia",
@@ -350,11 +351,7 @@ impl<'p> World<'p> {
     }
 
     pub fn identities(&self) -> usize {
-        self.events
-            .iter()
-            .filter_map(|(_, e, _)| e["actor"]["id"].as_str())
-            .collect::<BTreeSet<_>>()
-            .len()
+        self.events.iter().filter_map(|(_, e, _)| e["actor"]["id"].as_str()).collect::<BTreeSet<_>>().len()
     }
 
     /// Ids, then delivery: jitter and delays within the allowed lateness, duplicates, a few
