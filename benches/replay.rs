@@ -13,7 +13,10 @@
 //! hardest: 2,000 agents of one role, ten steady hours (10 record views an hour each), then one
 //! hour in which all of them work at six times that pace (320,000 events). Every agent's count
 //! is then far above its own history, so every event past `min_count` asks for the pace of the
-//! peer group.
+//! peer group. A third, `one_identity_burst_100k`, is one agent's ten steady hours, then 100,000
+//! record views and exports in one hour across 700 tenants: every window and the baseline stay
+//! over their thresholds for the whole hour, so all but the first alert of each rule are
+//! suppressed repeats.
 //!
 //! Run: `cargo bench --bench replay` (about 2 minutes on 2 cores).
 
@@ -69,28 +72,51 @@ fn stream() -> (PathBuf, usize, usize) {
     (path, scenario.lines.len(), scenario.identities)
 }
 
-/// The shared surge described above, in time order.
-fn surge_stream() -> (PathBuf, usize) {
-    const AGENTS: i64 = 2000;
+/// Writes `events` (seconds into the stream, agent, action, tenant) as a stream of record views
+/// and exports (of 10 records), sorted by time: agents `agent:a{n}` of role tier1.
+fn write_stream(name: &str, mut events: Vec<(f64, u32, &str, u32)>) -> (PathBuf, usize) {
     let start = casewatch::time::Timestamp::parse("2026-11-02T00:00:00Z").expect("time");
-    let mut events: Vec<(i64, i64)> = Vec::new();
-    for who in 0..AGENTS {
-        events.extend((0..100).map(|k| (k / 10 * 3600 + k % 10 * 360 + who % 300, who)));
-        events.extend((0..60).map(|k| (10 * 3600 + k * 60 + who % 60, who)));
-    }
-    events.sort_unstable();
+    events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     let mut text = String::new();
-    for (i, (secs, who)) in events.iter().enumerate() {
-        let t = start.saturating_add(casewatch::time::Span::from_secs(*secs));
+    for (i, (secs, who, action, tenant)) in events.iter().enumerate() {
+        let t = start.saturating_add(casewatch::time::Span::from_nanos((secs * 1e9) as i64));
+        let records = if *action == "data.export" { r#","attrs":{"records":10}"# } else { "" };
         text.push_str(&format!(
-            r#"{{"id":"s{i}","time":"{t}","action":"record.view","actor":{{"id":"agent:a{who}","type":"support","role":"tier1"}},"target":{{"tenant":"t-{}"}},"source":{{"ip":"10.0.0.1","device":"vdi-{who}"}},"auth":{{"mfa":true}}}}"#,
-            who % 50
+            r#"{{"id":"s{i}","time":"{t}","action":"{action}","actor":{{"id":"agent:a{who}","type":"support","role":"tier1"}},"target":{{"tenant":"t-{tenant}"}},"source":{{"ip":"10.0.0.1","device":"vdi-{who}","session":"s-{who}"}},"auth":{{"mfa":true}}{records}}}"#
         ));
         text.push('\n');
     }
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-shared-surge.ndjson");
-    std::fs::write(&path, text).expect("write surge stream");
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, text).expect("write stream");
     (path, events.len())
+}
+
+/// Ten steady hours for each of `agents` (10 record views an hour, each agent on one tenant).
+fn steady(agents: u32) -> Vec<(f64, u32, &'static str, u32)> {
+    (0..agents)
+        .flat_map(|who| {
+            (0..100).map(move |k| (f64::from(k / 10 * 3600 + k % 10 * 360 + who % 300), who, "record.view", who % 50))
+        })
+        .collect()
+}
+
+/// The shared surge described above.
+fn surge_stream() -> (PathBuf, usize) {
+    let mut events = steady(2000);
+    events.extend(
+        (0..2000).flat_map(|who| (0..60).map(move |k| (f64::from(10 * 3600 + k * 60 + who % 60), who, "record.view", who % 50))),
+    );
+    write_stream("bench-shared-surge.ndjson", events)
+}
+
+/// The burst described above.
+fn burst_stream() -> (PathBuf, usize) {
+    let mut events = steady(1);
+    events.extend(
+        (0..100_000u32)
+            .map(|k| (36_000.0 + f64::from(k) * 0.036, 0, if k % 2 == 0 { "data.export" } else { "record.view" }, k % 700)),
+    );
+    write_stream("bench-burst.ndjson", events)
 }
 
 fn rules() -> RuleSet {
@@ -142,15 +168,16 @@ fn bench(c: &mut Criterion) {
             replay(&rules, &opts, &mut alerts, None::<&mut NdjsonWriter<Vec<u8>>>).expect("replay")
         })
     });
-    let (surge, surge_lines) = surge_stream();
-    let opts = ReplayOptions { inputs: vec![surge], ..opts };
-    group.throughput(Throughput::Elements(surge_lines as u64));
-    group.bench_function("shared_surge_2000_peers", |b| {
-        b.iter(|| {
-            let mut alerts = NdjsonWriter::new(Vec::new());
-            replay(&rules, &opts, &mut alerts, None::<&mut NdjsonWriter<Vec<u8>>>).expect("replay")
-        })
-    });
+    for (name, (path, lines)) in [("shared_surge_2000_peers", surge_stream()), ("one_identity_burst_100k", burst_stream())] {
+        let opts = ReplayOptions { inputs: vec![path], ..opts.clone() };
+        group.throughput(Throughput::Elements(lines as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut alerts = NdjsonWriter::new(Vec::new());
+                replay(&rules, &opts, &mut alerts, None::<&mut NdjsonWriter<Vec<u8>>>).expect("replay")
+            })
+        });
+    }
     group.finish();
 }
 

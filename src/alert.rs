@@ -57,14 +57,19 @@ impl Alert {
     }
 }
 
-/// Caps evidence at [`MAX_EVENT_IDS`], keeping the earliest ones and the completing (last) one.
-pub fn cap_event_ids(mut ids: Vec<String>) -> Vec<String> {
-    if ids.len() > MAX_EVENT_IDS {
-        let last = ids.pop();
-        ids.truncate(MAX_EVENT_IDS - 1);
-        ids.extend(last);
+/// A finding's evidence: `ids` in time order, then the completing event `last` unless `ids`
+/// ends with it, capped at [`MAX_EVENT_IDS`] by keeping the earliest ones and `last`. Reads at
+/// most `MAX_EVENT_IDS` of `ids`, so evidence from an hour of a busy identity costs no more than
+/// from a quiet one.
+pub fn evidence_ids<'a>(ids: impl Iterator<Item = &'a str>, last: &str) -> Vec<String> {
+    let mut out: Vec<String> = ids.take(MAX_EVENT_IDS).map(str::to_string).collect();
+    if out.len() == MAX_EVENT_IDS {
+        out.truncate(MAX_EVENT_IDS - 1);
+        out.push(last.to_string());
+    } else if out.last().map(String::as_str) != Some(last) {
+        out.push(last.to_string());
     }
-    ids
+    out
 }
 
 #[cfg(test)]
@@ -86,12 +91,22 @@ mod tests {
         assert_ne!(Alert::compute_id("ab", "", t, &[]), Alert::compute_id("a", "b", t, &[]));
     }
 
+    /// Whatever the number of ids, the evidence is the earliest ones, then the completing event
+    /// once, at most `MAX_EVENT_IDS` in all: what capping the whole list would give.
     #[test]
-    fn capping_keeps_the_completing_event() {
-        let ids: Vec<String> = (0..50).map(|i| i.to_string()).collect();
-        let capped = cap_event_ids(ids);
-        assert_eq!(capped.len(), MAX_EVENT_IDS);
-        assert_eq!(capped[0], "0");
-        assert_eq!(capped.last().unwrap(), "49");
+    fn evidence_keeps_the_earliest_and_the_completing_event() {
+        for n in 0..=MAX_EVENT_IDS + 2 {
+            let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            for (last, ends_with_it) in [(n.saturating_sub(1).to_string(), n > 0), ("x".to_string(), false)] {
+                let mut whole = ids.clone();
+                if !ends_with_it {
+                    whole.push(last.clone());
+                }
+                if whole.len() > MAX_EVENT_IDS {
+                    whole.drain(MAX_EVENT_IDS - 1..whole.len() - 1);
+                }
+                assert_eq!(evidence_ids(ids.iter().map(String::as_str), &last), whole, "{n} ids, last {last}");
+            }
+        }
     }
 }

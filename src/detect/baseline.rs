@@ -20,7 +20,7 @@ use smol_str::SmolStr;
 use statrs::distribution::{DiscreteCDF, NegativeBinomial, Poisson};
 
 use super::{must_evict, text, Finding};
-use crate::alert::cap_event_ids;
+use crate::alert::evidence_ids;
 use crate::event::{Event, Field};
 use crate::rules::model::BaselineSpec;
 use crate::time::{Span, Timestamp};
@@ -260,7 +260,7 @@ impl Baseline {
         }
         let history_windows = me.history.samples;
         let first_seen = me.recent.front().map_or(t, |(t0, _)| *t0);
-        let ids: Vec<String> = me.recent.iter().map(|(_, id)| id.to_string()).collect();
+        let event_ids = evidence_ids(me.recent.iter().map(|(_, id)| id.as_str()), ev.id());
         let own_pace = pace(&me.recent, t, s.window);
         // The peers' pace, leaving this identity out: a shared surge is no anomaly.
         let peer_now = self.state.peer_pace(&peer_key, ev.actor_id(), t, s.window);
@@ -286,7 +286,7 @@ impl Baseline {
         Some(Finding {
             identity: ev.actor_id().to_string(),
             first_seen,
-            event_ids: cap_event_ids(ids),
+            event_ids,
             summary: format!(
                 "{} did {observed} matching events within {}, where {source} predicts about {:.1} (p = {p:.2e})",
                 ev.actor_id(),

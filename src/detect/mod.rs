@@ -30,6 +30,27 @@ pub struct Finding {
     pub details: serde_json::Map<String, serde_json::Value>,
 }
 
+/// What a detector reports for an event.
+#[derive(Debug)]
+pub enum Hit {
+    Found(Finding),
+    /// A window reached its threshold with this metric. [`Detector::describe`] builds the
+    /// finding from the window's state, for alerts that go out only: a burst that keeps a window
+    /// over its threshold costs nothing more per suppressed repeat, however many events the
+    /// window holds.
+    Window(f64),
+}
+
+impl Hit {
+    /// Whom the alert would be about: the suppression key when the rule groups by identity.
+    pub fn identity<'a>(&'a self, ev: &'a Event) -> &'a str {
+        match self {
+            Hit::Found(f) => &f.identity,
+            Hit::Window(_) => ev.actor_id(),
+        }
+    }
+}
+
 /// The per-rule detector: its settings and its state.
 #[derive(Debug, Clone)]
 pub enum Detector {
@@ -87,7 +108,7 @@ impl Detector {
     }
 
     /// Shows the detector one event; `view` answers its questions about the context tables.
-    pub fn on_event(&mut self, ev: &Event, view: &mut ContextView<'_>, out: &mut Vec<Finding>) {
+    pub fn on_event(&mut self, ev: &Event, view: &mut ContextView<'_>, out: &mut Vec<Hit>) {
         match self {
             Detector::Match { title, fields } => {
                 let mut matched = serde_json::Map::new();
@@ -102,19 +123,29 @@ impl Detector {
                 }
                 let mut details = serde_json::Map::new();
                 details.insert("matched".into(), matched.into());
-                out.push(Finding {
+                out.push(Hit::Found(Finding {
                     identity: ev.actor_id().to_string(),
                     first_seen: ev.time,
                     event_ids: vec![ev.id().to_string()],
                     summary: format!("{} did {}{} ({title})", ev.actor_id(), ev.action(), describe_target(ev)),
                     details,
-                })
+                }))
             }
-            Detector::OffCase(d) => out.extend(d.check(ev, view)),
-            Detector::Jit(d) => out.extend(d.check(ev, view)),
-            Detector::Window(d) => out.extend(d.on_event(ev)),
-            Detector::Baseline(d) => out.extend(d.on_event(ev)),
-            Detector::Sequence(d) => out.extend(d.on_event(ev)),
+            Detector::OffCase(d) => out.extend(d.check(ev, view).map(Hit::Found)),
+            Detector::Jit(d) => out.extend(d.check(ev, view).map(Hit::Found)),
+            Detector::Window(d) => out.extend(d.on_event(ev).map(Hit::Window)),
+            Detector::Baseline(d) => out.extend(d.on_event(ev).map(Hit::Found)),
+            Detector::Sequence(d) => out.extend(d.on_event(ev).map(Hit::Found)),
+        }
+    }
+
+    /// The finding of a hit that [`Detector::on_event`] reported for `ev`, before the detector
+    /// sees another event.
+    pub fn describe(&self, ev: &Event, hit: Hit) -> Finding {
+        match (hit, self) {
+            (Hit::Found(f), _) => f,
+            (Hit::Window(metric), Detector::Window(d)) => d.finding(ev, metric),
+            (Hit::Window(_), _) => unreachable!("only a window reports Hit::Window"),
         }
     }
 

@@ -17,7 +17,7 @@ use serde_json::json;
 use smol_str::SmolStr;
 
 use super::{text, Finding};
-use crate::alert::cap_event_ids;
+use crate::alert::evidence_ids;
 use crate::event::{Event, Field};
 use crate::rules::filter::{Filter, Test};
 use crate::rules::model::{Link, SequenceSpec};
@@ -221,7 +221,10 @@ impl Sequence {
         Finding {
             identity: who.clone(),
             first_seen: p.started,
-            event_ids: cap_event_ids(p.evidence.iter().map(|s| s.id.to_string()).collect()),
+            event_ids: evidence_ids(
+                p.evidence.iter().map(|s| s.id.as_str()),
+                p.evidence.last().map_or(ev.id(), |s| s.id.as_str()),
+            ),
             summary: format!("{who} set off a chain on {key} within {}: {}", super::human_span(span), story.join(", then ")),
             details,
         }

@@ -11,7 +11,7 @@ use serde_json::json;
 use smol_str::SmolStr;
 
 use super::{group_details, group_key, must_evict, text, Finding};
-use crate::alert::cap_event_ids;
+use crate::alert::{evidence_ids, MAX_EVENT_IDS};
 use crate::event::{Event, Field, Text, Value};
 use crate::time::{Span, Timestamp};
 
@@ -110,7 +110,9 @@ impl Window {
         Window { kind, field, by: by.to_vec(), window, threshold, state: WindowState::default() }
     }
 
-    pub fn on_event(&mut self, ev: &Event) -> Option<Finding> {
+    /// Adds `ev` to its group; the group's metric if that reaches the threshold. The finding
+    /// itself comes from [`Window::finding`], asked only for an alert that goes out.
+    pub fn on_event(&mut self, ev: &Event) -> Option<f64> {
         let (value, amount) = match (self.kind, &self.field) {
             (WindowKind::Count, _) | (_, None) => (None, 0.0),
             (WindowKind::Distinct, Some(f)) => (Some(text(ev, f)?), 0.0),
@@ -135,26 +137,26 @@ impl Window {
             WindowKind::Distinct => group.distinct.len() as f64,
             WindowKind::Sum => group.sum,
         };
-        if metric < self.threshold {
-            return None;
-        }
-        Some(self.finding(ev, metric))
+        (metric >= self.threshold).then_some(metric)
     }
 
-    fn finding(&self, ev: &Event, metric: f64) -> Finding {
+    /// The finding for `ev`, which [`Window::on_event`] has just added, reaching `metric`.
+    pub fn finding(&self, ev: &Event, metric: f64) -> Finding {
         let group = &self.state.groups[group_key(ev, &self.by).unwrap_or_default().as_ref()];
+        // At most as many as the alert lists (see `evidence_ids`).
         let evidence: Vec<&Entry> = match self.kind {
             // For distinct, the first event of each value tells the story best.
             WindowKind::Distinct => {
                 let mut seen = BTreeSet::new();
-                group.entries.iter().filter(|e| e.value.as_ref().is_some_and(|v| seen.insert(v.as_str()))).collect()
+                group
+                    .entries
+                    .iter()
+                    .filter(|e| e.value.as_ref().is_some_and(|v| seen.insert(v.as_str())))
+                    .take(MAX_EVENT_IDS)
+                    .collect()
             }
-            _ => group.entries.iter().collect(),
+            _ => group.entries.iter().take(MAX_EVENT_IDS).collect(),
         };
-        let mut ids: Vec<String> = evidence.iter().map(|e| e.id.to_string()).collect();
-        if ids.last().map(String::as_str) != Some(ev.id()) {
-            ids.push(ev.id().to_string());
-        }
         let mut details = serde_json::Map::new();
         details.insert("window".into(), self.window.to_string().into());
         details.insert("group".into(), group_details(ev, &self.by));
@@ -206,7 +208,7 @@ impl Window {
         Finding {
             identity: who.to_string(),
             first_seen: evidence.first().map_or(ev.time, |e| e.time),
-            event_ids: cap_event_ids(ids),
+            event_ids: evidence_ids(evidence.iter().map(|e| e.id.as_str()), ev.id()),
             summary,
             details,
         }
@@ -235,6 +237,11 @@ mod tests {
     use super::*;
     use crate::detect::LAZY_ENTRIES;
 
+    /// What the engine does with a window's hit: its finding, described at once.
+    fn fire(w: &mut Window, ev: &Event) -> Option<Finding> {
+        w.on_event(ev).map(|metric| w.finding(ev, metric))
+    }
+
     fn ev(id: &str, secs: i64, actor: &str, tenant: &str, records: u32) -> Event {
         let t = Timestamp::parse("2026-11-02T00:00:00Z").unwrap().saturating_add(Span::from_secs(secs));
         let line = format!(
@@ -252,14 +259,14 @@ mod tests {
             Span::from_secs(600),
             3.0,
         );
-        assert!(w.on_event(&ev("1", 0, "a", "t1", 1)).is_none());
-        assert!(w.on_event(&ev("2", 10, "a", "t1", 1)).is_none());
-        assert!(w.on_event(&ev("3", 20, "a", "t2", 1)).is_none());
-        assert!(w.on_event(&ev("4", 30, "b", "t3", 1)).is_none(), "other identity, other group");
-        let f = w.on_event(&ev("5", 40, "a", "t3", 1)).expect("third tenant");
+        assert!(fire(&mut w, &ev("1", 0, "a", "t1", 1)).is_none());
+        assert!(fire(&mut w, &ev("2", 10, "a", "t1", 1)).is_none());
+        assert!(fire(&mut w, &ev("3", 20, "a", "t2", 1)).is_none());
+        assert!(fire(&mut w, &ev("4", 30, "b", "t3", 1)).is_none(), "other identity, other group");
+        let f = fire(&mut w, &ev("5", 40, "a", "t3", 1)).expect("third tenant");
         assert_eq!(f.event_ids, ["1", "3", "5"], "first event of each value");
         // t1 leaves the window after 600 s, so a fourth tenant later is only the third again.
-        let f = w.on_event(&ev("6", 615, "a", "t4", 1)).expect("t2, t3, t4");
+        let f = fire(&mut w, &ev("6", 615, "a", "t4", 1)).expect("t2, t3, t4");
         assert_eq!(f.details["values"], serde_json::json!(["t2", "t3", "t4"]));
     }
 
@@ -293,14 +300,33 @@ mod tests {
                 if i == restore_at {
                     w.state = serde_json::from_value(serde_json::to_value(&w.state).unwrap()).unwrap();
                 }
-                let found = w.on_event(&ev(&format!("e{i}"), *secs, &format!("a{who}"), &format!("t{tenant}"), 1));
-                let in_window: Vec<u8> =
-                    events[..=i].iter().filter(|(s2, w2, _)| w2 == who && *s2 > secs - 600).map(|(_, _, t2)| *t2).collect();
-                let brute = if distinct { in_window.iter().collect::<BTreeSet<_>>().len() } else { in_window.len() };
+                let found = fire(&mut w, &ev(&format!("e{i}"), *secs, &format!("a{who}"), &format!("t{tenant}"), 1));
+                let in_window: Vec<(usize, u8)> = events[..=i]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (s2, w2, _))| w2 == who && *s2 > secs - 600)
+                    .map(|(j, (_, _, t2))| (j, *t2))
+                    .collect();
+                let brute = if distinct { in_window.iter().map(|(_, t2)| t2).collect::<BTreeSet<_>>().len() } else { in_window.len() };
+                // Evidence: every event in the window, or the first of each value, then this one,
+                // the earliest kept when there are more than an alert lists.
+                let mut seen = BTreeSet::new();
+                let mut evidence: Vec<String> = in_window
+                    .iter()
+                    .filter(|(_, t2)| !distinct || seen.insert(*t2))
+                    .map(|(j, _)| format!("e{j}"))
+                    .collect();
+                if evidence.last() != Some(&format!("e{i}")) {
+                    evidence.push(format!("e{i}"));
+                }
+                if evidence.len() > MAX_EVENT_IDS {
+                    evidence.drain(MAX_EVENT_IDS - 1..evidence.len() - 1);
+                }
                 let held = w.state.groups[format!("a{who}").as_str()].entries.len();
                 proptest::prop_assert!(held <= LAZY_ENTRIES.max(in_window.len()), "event {}: {} entries held", i, held);
                 proptest::prop_assert_eq!(found.is_some(), brute as f64 >= threshold, "event {}", i);
                 if let Some(f) = found {
+                    proptest::prop_assert_eq!(&f.event_ids, &evidence, "event {}", i);
                     proptest::prop_assert_eq!(&f.details["events_in_window"], &serde_json::json!(in_window.len()));
                     if distinct {
                         proptest::prop_assert_eq!(&f.details["distinct"], &serde_json::json!(brute));
@@ -319,16 +345,16 @@ mod tests {
             Span::from_secs(60),
             100.0,
         );
-        assert!(w.on_event(&ev("1", 0, "a", "t", 60)).is_none());
-        assert!(w.on_event(&ev("2", 61, "a", "t", 60)).is_none(), "the first left the window");
-        assert!(w.on_event(&ev("3", 62, "a", "t", 40)).is_some());
+        assert!(fire(&mut w, &ev("1", 0, "a", "t", 60)).is_none());
+        assert!(fire(&mut w, &ev("2", 61, "a", "t", 60)).is_none(), "the first left the window");
+        assert!(fire(&mut w, &ev("3", 62, "a", "t", 40)).is_some());
     }
 
     #[test]
     fn expiry_drops_idle_groups() {
         let mut w = Window::new(WindowKind::Count, None, &[Field::Text(Text::ActorId)], Span::from_secs(60), 10.0);
-        w.on_event(&ev("1", 0, "a", "t", 1));
-        w.on_event(&ev("2", 50, "b", "t", 1));
+        fire(&mut w, &ev("1", 0, "a", "t", 1));
+        fire(&mut w, &ev("2", 50, "b", "t", 1));
         w.expire(Timestamp::parse("2026-11-02T00:01:30Z").unwrap());
         assert_eq!(w.keys(), 1, "a is idle past the window, b is not");
     }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
-use crate::detect::{group_key, Detector, Finding, SavedState};
+use crate::detect::{group_key, Detector, Hit, SavedState};
 use crate::event::Event;
 use crate::rules::filter::Test;
 use crate::rules::model::{Rule, Suppress};
@@ -263,7 +263,7 @@ pub struct Engine {
     newest: Timestamp,
     last_sweep: Timestamp,
     stats: Stats,
-    scratch: Vec<Finding>,
+    scratch: Vec<Hit>,
 }
 
 /// Everything the engine holds, in a form that survives a restart (see `Engine::snapshot`).
@@ -442,7 +442,7 @@ impl Engine {
     /// Runs the rules that decide on arrival, but those in `decided` (they have seen `ev`); their
     /// alerts go out with the others, as found.
     fn decide_on_arrival(&mut self, ev: &Event, decided: &[u32]) {
-        let mut findings = std::mem::take(&mut self.scratch);
+        let mut hits = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);
         self.memo.reset(&self.conditions);
         for &i in self.on_arrival.get(ev.action()) {
@@ -454,9 +454,9 @@ impl Engine {
                 continue;
             }
             let to = self.ready.as_mut().unwrap_or(&mut self.pending);
-            Self::show(rule, ev, &mut view, &mut findings, &mut self.stats, to);
+            Self::show(rule, ev, &mut view, &mut hits, &mut self.stats, to);
         }
-        self.scratch = findings;
+        self.scratch = hits;
     }
 
     fn process(&mut self, ev: Arc<Event>) {
@@ -465,7 +465,7 @@ impl Engine {
         self.context.apply(&ev);
         let candidates = self.in_order.get(ev.action());
         self.waiting.clear();
-        let mut findings = std::mem::take(&mut self.scratch);
+        let mut hits = std::mem::take(&mut self.scratch);
         let mut view = self.context.view(self.cfg.grace);
         self.memo.reset(&self.conditions);
         // Whether no event of this instant that changes the tables is still held (it could
@@ -484,9 +484,9 @@ impl Engine {
                 continue;
             }
             let to = self.ready.as_mut().unwrap_or(&mut self.pending);
-            Self::show(rule, &ev, &mut view, &mut findings, &mut self.stats, to);
+            Self::show(rule, &ev, &mut view, &mut hits, &mut self.stats, to);
         }
-        self.scratch = findings;
+        self.scratch = hits;
         if !self.waiting.is_empty() {
             let due = ev.time.saturating_add(self.cfg.grace);
             self.next_seq += 1;
@@ -501,13 +501,13 @@ impl Engine {
             if let Some(next) = self.deferred.peek() {
                 next.event.prefetch();
             }
-            let mut findings = std::mem::take(&mut self.scratch);
+            let mut hits = std::mem::take(&mut self.scratch);
             let mut view = self.context.view(self.cfg.grace);
             for &i in self.rule_lists.get(d.rules) {
                 let rule = &mut self.rules[i as usize];
-                Self::show(rule, d.event.event(), &mut view, &mut findings, &mut self.stats, &mut self.pending);
+                Self::show(rule, d.event.event(), &mut view, &mut hits, &mut self.stats, &mut self.pending);
             }
-            self.scratch = findings;
+            self.scratch = hits;
         }
     }
 
@@ -516,29 +516,32 @@ impl Engine {
         rule: &mut CompiledRule,
         ev: &Event,
         view: &mut ContextView<'_>,
-        findings: &mut Vec<Finding>,
+        hits: &mut Vec<Hit>,
         stats: &mut Stats,
         to: &mut Vec<Alert>,
     ) {
-        rule.detector.on_event(ev, view, findings);
-        if findings.is_empty() {
+        rule.detector.on_event(ev, view, hits);
+        if hits.is_empty() {
             return;
         }
-        for f in findings.drain(..) {
-            Self::emit(rule, stats, to, ev, f);
+        for h in hits.drain(..) {
+            Self::emit(rule, stats, to, ev, h);
         }
     }
 
-    fn emit(rule: &mut CompiledRule, stats: &mut Stats, to: &mut Vec<Alert>, ev: &Event, f: Finding) {
+    /// Counts a suppressed repeat, or describes the hit and adds its alert: suppression is
+    /// decided first, so that a repeat is never described.
+    fn emit(rule: &mut CompiledRule, stats: &mut Stats, to: &mut Vec<Alert>, ev: &Event, hit: Hit) {
         if rule.suppress.window > Span::ZERO {
             let key = if rule.suppress.by.is_empty() { None } else { group_key(ev, &rule.suppress.by) };
-            let key = key.map_or_else(|| f.identity.clone(), |k| k.into_owned());
+            let key = key.map_or_else(|| hit.identity(ev).to_string(), |k| k.into_owned());
             if rule.quiet_until.get(&key).is_some_and(|until| ev.time < *until) {
                 *stats.suppressed.entry(rule.id.clone()).or_default() += 1;
                 return;
             }
             rule.quiet_until.insert(key, ev.time.saturating_add(rule.suppress.window));
         }
+        let f = rule.detector.describe(ev, hit);
         *stats.alerts.entry(rule.id.clone()).or_default() += 1;
         let id = Alert::compute_id(&rule.id, &f.identity, ev.time, &f.event_ids);
         to.push(Alert {
