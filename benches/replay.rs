@@ -16,7 +16,9 @@
 //! peer group. A third, `one_identity_burst_100k`, is one agent's ten steady hours, then 100,000
 //! record views and exports in one hour across 700 tenants: every window and the baseline stay
 //! over their thresholds for the whole hour, so all but the first alert of each rule are
-//! suppressed repeats.
+//! suppressed repeats. A fourth, `one_agent_5000_cases_and_grants`, gives one agent 5,000 cases
+//! and 5,000 JIT grants over 500 tenants, then 100,000 record views and password resets across
+//! 600 tenants: every check of that work reads the case and grant tables.
 //!
 //! Run: `cargo bench --bench replay` (about 2 minutes on 2 cores).
 
@@ -73,13 +75,13 @@ fn stream() -> (PathBuf, usize, usize) {
 }
 
 /// Writes `events` (seconds into the stream, agent, action, tenant) as a stream of record views
-/// and exports (of 10 records), sorted by time: agents `agent:a{n}` of role tier1.
-fn write_stream(name: &str, mut events: Vec<(f64, u32, &str, u32)>) -> (PathBuf, usize) {
-    let start = casewatch::time::Timestamp::parse("2026-11-02T00:00:00Z").expect("time");
+/// and exports (of 10 records), sorted by time: agents `agent:a{n}` of role tier1. The lines of
+/// `context` (case and grant events, which must come before them) go first.
+fn write_stream(name: &str, context: Vec<String>, mut events: Vec<(f64, u32, &str, u32)>) -> (PathBuf, usize) {
     events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut text = String::new();
+    let mut text: String = context.iter().map(|l| format!("{l}\n")).collect();
     for (i, (secs, who, action, tenant)) in events.iter().enumerate() {
-        let t = start.saturating_add(casewatch::time::Span::from_nanos((secs * 1e9) as i64));
+        let t = at(*secs);
         let records = if *action == "data.export" { r#","attrs":{"records":10}"# } else { "" };
         text.push_str(&format!(
             r#"{{"id":"s{i}","time":"{t}","action":"{action}","actor":{{"id":"agent:a{who}","type":"support","role":"tier1"}},"target":{{"tenant":"t-{tenant}"}},"source":{{"ip":"10.0.0.1","device":"vdi-{who}","session":"s-{who}"}},"auth":{{"mfa":true}}{records}}}"#
@@ -88,7 +90,13 @@ fn write_stream(name: &str, mut events: Vec<(f64, u32, &str, u32)>) -> (PathBuf,
     }
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, text).expect("write stream");
-    (path, events.len())
+    (path, context.len() + events.len())
+}
+
+/// The time `secs` into the generated streams.
+fn at(secs: f64) -> casewatch::time::Timestamp {
+    let start = casewatch::time::Timestamp::parse("2026-11-02T00:00:00Z").expect("time");
+    start.saturating_add(casewatch::time::Span::from_nanos((secs * 1e9) as i64))
 }
 
 /// Ten steady hours for each of `agents` (10 record views an hour, each agent on one tenant).
@@ -106,7 +114,7 @@ fn surge_stream() -> (PathBuf, usize) {
     events.extend(
         (0..2000).flat_map(|who| (0..60).map(move |k| (f64::from(10 * 3600 + k * 60 + who % 60), who, "record.view", who % 50))),
     );
-    write_stream("bench-shared-surge.ndjson", events)
+    write_stream("bench-shared-surge.ndjson", Vec::new(), events)
 }
 
 /// The burst described above.
@@ -116,7 +124,28 @@ fn burst_stream() -> (PathBuf, usize) {
         (0..100_000u32)
             .map(|k| (36_000.0 + f64::from(k) * 0.036, 0, if k % 2 == 0 { "data.export" } else { "record.view" }, k % 700)),
     );
-    write_stream("bench-burst.ndjson", events)
+    write_stream("bench-burst.ndjson", Vec::new(), events)
+}
+
+/// The agent with many cases and grants described above.
+fn grants_stream() -> (PathBuf, usize) {
+    let mut context = Vec::new();
+    for k in 0..5000u32 {
+        let (t, case) = (at(f64::from(k) * 0.1), format!(r#""id":"CS-{k}","status":"open","tenant":"t-{}""#, k % 500));
+        context.push(format!(
+            r#"{{"id":"c{k}","time":"{t}","action":"case.assign","actor":{{"id":"system:ticketing","type":"system"}},"case":{{{case},"assignee":"agent:a0"}}}}"#
+        ));
+    }
+    for k in 0..5000u32 {
+        let (t, expires) = (at(600.0 + f64::from(k) * 0.1), at(20_000.0));
+        context.push(format!(
+            r#"{{"id":"g{k}","time":"{t}","action":"jit.grant","actor":{{"id":"system:jit","type":"system"}},"grant":{{"id":"g-{k}","identity":"agent:a0","role":"helpdesk-admin","tenant":"t-{}","expires":"{expires}"}}}}"#,
+            k % 500
+        ));
+    }
+    let events = (0..100_000u32)
+        .map(|k| (1200.0 + f64::from(k) * 0.1, 0, if k % 2 == 0 { "password.reset" } else { "record.view" }, k % 600));
+    write_stream("bench-grants.ndjson", context, events.collect())
 }
 
 fn rules() -> RuleSet {
@@ -168,7 +197,11 @@ fn bench(c: &mut Criterion) {
             replay(&rules, &opts, &mut alerts, None::<&mut NdjsonWriter<Vec<u8>>>).expect("replay")
         })
     });
-    for (name, (path, lines)) in [("shared_surge_2000_peers", surge_stream()), ("one_identity_burst_100k", burst_stream())] {
+    for (name, (path, lines)) in [
+        ("shared_surge_2000_peers", surge_stream()),
+        ("one_identity_burst_100k", burst_stream()),
+        ("one_agent_5000_cases_and_grants", grants_stream()),
+    ] {
         let opts = ReplayOptions { inputs: vec![path], ..opts.clone() };
         group.throughput(Throughput::Elements(lines as u64));
         group.bench_function(name, |b| {

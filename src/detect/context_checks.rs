@@ -104,7 +104,7 @@ impl JitCheck {
         let explained = match cited {
             Some(id) => grants.get(id).map(|g| (id, g)),
             None => grants
-                .of_identity(who)
+                .of_identity_in(who, tenant)
                 .filter(|(_, g)| g.tenant.as_deref().is_none_or(|gt| Some(gt) == tenant))
                 .filter_map(|(id, g)| g.ended_by(t).map(|(end, _)| (end, id, g)))
                 .max_by_key(|(end, id, _)| (*end, *id))

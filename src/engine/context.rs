@@ -85,7 +85,9 @@ impl ContextView<'_> {
     pub fn grant_valid(&mut self, ev: &Event) -> bool {
         let (grants, grace) = (&self.ctx.grants, self.grace);
         let (who, tenant) = (ev.actor_id(), ev.tenant());
-        *self.grant_valid.get_or_insert_with(|| grants.of_identity(who).any(|(_, g)| g.valid_for(who, tenant, ev.time, grace)))
+        *self
+            .grant_valid
+            .get_or_insert_with(|| grants.of_identity_in(who, tenant).any(|(_, g)| g.valid_for(who, tenant, ev.time, grace)))
     }
 }
 
@@ -258,15 +260,6 @@ fn unindex_case(index: &mut CaseIndex, id: &str, rec: &CaseRecord) {
 }
 
 /// Removes `id` from the set under `key`, and the set once empty.
-fn remove_member(map: &mut FastMap<SmolStr, BTreeSet<SmolStr>>, key: &str, id: &str) {
-    if let Some(ids) = map.get_mut(key) {
-        ids.remove(id);
-        if ids.is_empty() {
-            map.remove(key);
-        }
-    }
-}
-
 /// Takes the ids whose time in a time-ordered queue is before `before`.
 fn due_before(queue: &mut BTreeSet<(Timestamp, SmolStr)>, before: Timestamp) -> Vec<SmolStr> {
     let mut due = Vec::new();
@@ -314,12 +307,56 @@ pub enum GrantEnd {
     Revoked,
 }
 
+/// identity -> tenant -> ids of its grants for that tenant ("" for grants valid in every tenant).
+type GrantIndex = FastMap<SmolStr, FastMap<SmolStr, BTreeSet<SmolStr>>>;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "StoredGrants")]
 pub struct GrantTable {
     grants: FastMap<SmolStr, GrantRecord>,
-    by_identity: FastMap<SmolStr, BTreeSet<SmolStr>>,
+    /// So that checking work in a tenant reads only the grants that can cover it, however many
+    /// the identity was given in the retention period. Derived from `grants` (a grant's identity
+    /// and tenant never change), so checkpoints leave it out.
+    #[serde(skip)]
+    by_identity: GrantIndex,
     /// Ends (expiry or revocation) in time order, so expiry touches only what expires.
     ends: BTreeSet<(Timestamp, SmolStr)>,
+}
+
+/// A grant table as checkpoints hold it (those written with the index too still load).
+#[derive(Deserialize)]
+struct StoredGrants {
+    grants: FastMap<SmolStr, GrantRecord>,
+    ends: BTreeSet<(Timestamp, SmolStr)>,
+}
+
+impl From<StoredGrants> for GrantTable {
+    fn from(s: StoredGrants) -> GrantTable {
+        let mut by_identity = GrantIndex::default();
+        for (id, g) in &s.grants {
+            index_grant(&mut by_identity, id, g);
+        }
+        GrantTable { grants: s.grants, by_identity, ends: s.ends }
+    }
+}
+
+fn index_grant(index: &mut GrantIndex, id: &SmolStr, g: &GrantRecord) {
+    let tenant = g.tenant.clone().unwrap_or_default();
+    index.entry(g.identity.clone()).or_default().entry(tenant).or_default().insert(id.clone());
+}
+
+fn unindex_grant(index: &mut GrantIndex, id: &str, g: &GrantRecord) {
+    let Some(tenants) = index.get_mut(g.identity.as_str()) else { return };
+    let tenant = g.tenant.as_deref().unwrap_or_default();
+    if let Some(ids) = tenants.get_mut(tenant) {
+        ids.remove(id);
+        if ids.is_empty() {
+            tenants.remove(tenant);
+        }
+    }
+    if tenants.is_empty() {
+        index.remove(g.identity.as_str());
+    }
 }
 
 impl GrantTable {
@@ -352,16 +389,24 @@ impl GrantTable {
         for end in [rec.revoked, rec.expires].into_iter().flatten() {
             self.ends.insert((end, g.id.clone()));
         }
-        self.by_identity.entry(g.identity.clone()).or_default().insert(g.id.clone());
+        index_grant(&mut self.by_identity, &g.id, rec);
     }
 
     pub fn get(&self, id: &str) -> Option<&GrantRecord> {
         self.grants.get(id)
     }
 
-    /// The grants of `identity`, in id order.
-    pub fn of_identity<'a>(&'a self, identity: &str) -> impl Iterator<Item = (&'a str, &'a GrantRecord)> + 'a {
-        self.by_identity.get(identity).into_iter().flatten().filter_map(|id| self.grants.get(id).map(|g| (id.as_str(), g)))
+    /// The grants of `identity` that can cover work in `tenant`: those for every tenant, then
+    /// those for `tenant`, each in id order.
+    pub fn of_identity_in<'a>(
+        &'a self,
+        identity: &str,
+        tenant: Option<&str>,
+    ) -> impl Iterator<Item = (&'a str, &'a GrantRecord)> + 'a {
+        let tenants = self.by_identity.get(identity);
+        let own = tenant.filter(|t| !t.is_empty()).and_then(|t| tenants?.get(t));
+        let every = tenants.and_then(|ts| ts.get(""));
+        every.into_iter().chain(own).flatten().filter_map(|id| self.grants.get(id).map(|g| (id.as_str(), g)))
     }
 
     fn expire(&mut self, before: Timestamp) {
@@ -370,7 +415,7 @@ impl GrantTable {
                 continue;
             }
             if let Some(g) = self.grants.remove(&id) {
-                remove_member(&mut self.by_identity, &g.identity, &id);
+                unindex_grant(&mut self.by_identity, &id, &g);
             }
         }
     }
@@ -470,6 +515,56 @@ mod tests {
         let g = Span::from_secs(120);
         assert!(held_by(&c, "ana", t(29), g));
         assert!(!held_by(&c, "ana", t(30), g));
+    }
+
+    /// An identity's grants read for work in a tenant are those that can cover it (for that
+    /// tenant, or for every tenant) and no others, through revocations and expiry; checkpoints
+    /// leave the index out and the restored table rebuilds it.
+    #[test]
+    fn grant_index_holds_what_can_cover_live_and_restored() {
+        let grant = |id: &str, who: &str, tenant: Option<&str>, expires: i64| crate::event::GrantInfo {
+            id: id.into(),
+            identity: who.into(),
+            role: None,
+            tenant: tenant.map(Into::into),
+            expires: Some(t(expires)),
+        };
+        let mut grants = GrantTable::default();
+        grants.apply(t(0), "jit.grant", &grant("g1", "ana", Some("t1"), 60));
+        grants.apply(t(1), "jit.grant", &grant("g2", "ana", Some("t2"), 60));
+        grants.apply(t(2), "jit.grant", &grant("g3", "ana", None, 60));
+        grants.apply(t(3), "jit.grant", &grant("g4", "bo", Some("t1"), 10));
+        grants.apply(t(4), "jit.grant", &grant("g5", "ana", Some(""), 60));
+        grants.apply(t(5), "jit.revoke", &grant("g2", "ana", Some("t2"), 60));
+        grants.expire(t(20));
+        grants.apply(t(25), "jit.revoke", &grant("g6", "bo", Some("t2"), 60));
+        assert!(grants.get("g4").is_none(), "expired before t(20)");
+        let json = serde_json::to_string(&grants).unwrap();
+        assert!(!json.contains("by_identity"), "{json}");
+        let restored: GrantTable = serde_json::from_str(&json).unwrap();
+        for table in [&grants, &restored] {
+            for who in ["ana", "bo", "cy"] {
+                for tenant in [Some("t1"), Some("t2"), Some(""), None] {
+                    let got: BTreeSet<&str> = table.of_identity_in(who, tenant).map(|(id, _)| id).collect();
+                    let can_cover = |g: &GrantRecord| g.tenant.as_deref().is_none_or(|gt| Some(gt) == tenant);
+                    let want: BTreeSet<&str> = table
+                        .grants
+                        .iter()
+                        .filter(|(_, g)| g.identity == who && can_cover(g))
+                        .map(|(id, _)| id.as_str())
+                        .collect();
+                    assert!(got.is_superset(&want), "{who} in {tenant:?}: {got:?} lacks some of {want:?}");
+                    // Beyond those, only grants for the tenant "" (indexed with the grants for
+                    // every tenant, and told apart by the checks).
+                    assert!(got
+                        .iter()
+                        .all(|id| can_cover(&table.grants[*id]) || table.grants[*id].tenant.as_deref() == Some("")));
+                }
+            }
+            let ids = |who, tenant| table.of_identity_in(who, tenant).map(|(id, _)| id).collect::<Vec<_>>();
+            assert_eq!(ids("ana", Some("t1")), ["g3", "g5", "g1"], "every tenant's grants first, then t1's");
+            assert_eq!(ids("bo", Some("t2")), ["g6"], "a revocation without its grant still counts");
+        }
     }
 
     #[test]
