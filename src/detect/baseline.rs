@@ -89,6 +89,19 @@ impl BaselineState {
     }
 }
 
+/// What an event that passed both gates scored: the count against what was expected, and the
+/// paces of the second gate.
+#[derive(Debug, Clone, Copy)]
+pub struct Score {
+    observed: u64,
+    expected: Moments,
+    /// Whether `expected` is the peer group's, the identity's own history being too short.
+    from_peers: bool,
+    p: f64,
+    own_pace: f64,
+    peer_now: Option<f64>,
+}
+
 /// Exponentially weighted mean and variance of per-bucket counts.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct Moments {
@@ -203,7 +216,9 @@ impl Baseline {
         }
     }
 
-    pub fn on_event(&mut self, ev: &Event) -> Option<Finding> {
+    /// Counts `ev`; its score if it passes both gates. The finding itself comes from
+    /// [`Baseline::finding`], asked only for an alert that goes out.
+    pub fn on_event(&mut self, ev: &Event) -> Option<Score> {
         let s = &self.s;
         let t = ev.time;
         let cutoff = t.saturating_sub(s.window);
@@ -247,10 +262,10 @@ impl Baseline {
             return None;
         }
         let peer = self.state.peers.get(peer_key.as_ref())?;
-        let (expected, basis) = if me.history.samples >= s.min_history {
-            (me.history, "self")
+        let (expected, from_peers) = if me.history.samples >= s.min_history {
+            (me.history, false)
         } else if peer.history.samples >= s.min_peer_samples {
-            (peer.history, "peer")
+            (peer.history, true)
         } else {
             return None;
         };
@@ -258,16 +273,24 @@ impl Baseline {
         if p >= s.p_value {
             return None;
         }
-        let history_windows = me.history.samples;
-        let first_seen = me.recent.front().map_or(t, |(t0, _)| *t0);
-        let event_ids = evidence_ids(me.recent.iter().map(|(_, id)| id.as_str()), ev.id());
         let own_pace = pace(&me.recent, t, s.window);
         // The peers' pace, leaving this identity out: a shared surge is no anomaly.
         let peer_now = self.state.peer_pace(&peer_key, ev.actor_id(), t, s.window);
         if peer_now.is_some_and(|m| own_pace < s.peer_ratio * m) {
             return None;
         }
+        Some(Score { observed, expected, from_peers, p, own_pace, peer_now })
+    }
 
+    /// The finding for `ev`, which [`Baseline::on_event`] has just counted and scored.
+    pub fn finding(&self, ev: &Event, score: &Score) -> Finding {
+        let s = &self.s;
+        let Score { observed, expected, from_peers, p, own_pace, peer_now } = *score;
+        let peer_key = text(ev, &s.peer).unwrap_or(std::borrow::Cow::Borrowed("(none)"));
+        let me = self.state.identities.get(ev.actor_id());
+        let recent = me.map(|me| &me.recent);
+        let history_windows = me.map_or(0, |me| me.history.samples);
+        let basis = if from_peers { "peer" } else { "self" };
         let mut details = serde_json::Map::new();
         details.insert("window".into(), s.window.to_string().into());
         details.insert("observed".into(), observed.into());
@@ -279,14 +302,15 @@ impl Baseline {
         details.insert("peer_group".into(), peer_key.as_ref().into());
         details.insert("pace".into(), json!(round3(own_pace)));
         details.insert("peer_pace".into(), json!(peer_now.map(round3)));
-        let source = match basis {
-            "self" => format!("its own history of {history_windows} active windows"),
-            _ => format!("its peer group {peer_key}, as it has too little history"),
+        let source = if from_peers {
+            format!("its peer group {peer_key}, as it has too little history")
+        } else {
+            format!("its own history of {history_windows} active windows")
         };
-        Some(Finding {
+        Finding {
             identity: ev.actor_id().to_string(),
-            first_seen,
-            event_ids,
+            first_seen: recent.and_then(|r| r.front()).map_or(ev.time, |(t0, _)| *t0),
+            event_ids: evidence_ids(recent.into_iter().flatten().map(|(_, id)| id.as_str()), ev.id()),
             summary: format!(
                 "{} did {observed} matching events within {}, where {source} predicts about {:.1} (p = {p:.2e})",
                 ev.actor_id(),
@@ -294,7 +318,7 @@ impl Baseline {
                 expected.mean.max(MIN_EXPECTED)
             ),
             details,
-        })
+        }
     }
 
     pub fn expire(&mut self, watermark: Timestamp) {
@@ -331,6 +355,11 @@ fn round3(x: f64) -> f64 {
 mod tests {
     use super::*;
 
+    /// What the engine does with a score: its finding, described at once.
+    fn fire(b: &mut Baseline, ev: &Event) -> Option<Finding> {
+        b.on_event(ev).map(|score| b.finding(ev, &score))
+    }
+
     /// An identity idle for `FORGET_AFTER` starts over when it comes back, whether or not a
     /// sweep dropped it in between: sweeps must not decide what the detector knows.
     /// A baseline that scores from two windows of history and never from peers.
@@ -363,14 +392,14 @@ mod tests {
         let mut swept = Baseline::new(&spec);
         let mut unswept = Baseline::new(&spec);
         for h in 0..4 {
-            assert_eq!(swept.on_event(&ev(h)).is_some(), unswept.on_event(&ev(h)).is_some());
+            assert_eq!(fire(&mut swept, &ev(h)).is_some(), fire(&mut unswept, &ev(h)).is_some());
         }
-        assert!(unswept.on_event(&ev(4)).is_some(), "four hours of history: scored against itself");
-        swept.on_event(&ev(4));
+        assert!(fire(&mut unswept, &ev(4)).is_some(), "four hours of history: scored against itself");
+        fire(&mut swept, &ev(4));
         swept.expire(at(back - 1));
         assert_eq!(swept.keys(), 0, "the sweep dropped the idle identity");
-        assert!(swept.on_event(&ev(back)).is_none(), "no history after the sweep");
-        assert!(unswept.on_event(&ev(back)).is_none(), "no history without a sweep either");
+        assert!(fire(&mut swept, &ev(back)).is_none(), "no history after the sweep");
+        assert!(fire(&mut unswept, &ev(back)).is_none(), "no history without a sweep either");
     }
 
     /// Each peer group's member set holds exactly the identities whose latest event named it,
@@ -395,13 +424,13 @@ mod tests {
             }
         };
         let mut b = Baseline::new(&spec);
-        b.on_event(&ev(0, "ana", "tier1"));
-        b.on_event(&ev(0, "bo", "tier1"));
-        b.on_event(&ev(1, "ana", "tier2"));
+        fire(&mut b, &ev(0, "ana", "tier1"));
+        fire(&mut b, &ev(0, "bo", "tier1"));
+        fire(&mut b, &ev(1, "ana", "tier2"));
         check(&b);
         assert_eq!(b.state.peers["tier1"].members.len(), 1, "ana moved to tier2");
-        b.on_event(&ev(2, "ana", ""));
-        b.on_event(&ev(24 * 15, "bo", "tier2"));
+        fire(&mut b, &ev(2, "ana", ""));
+        fire(&mut b, &ev(24 * 15, "bo", "tier2"));
         check(&b);
         b.expire(at(24 * 15));
         check(&b);
@@ -420,7 +449,7 @@ mod tests {
             let line = format!(
                 r#"{{"id":"e{secs}{who}","time":"{t}","action":"record.view","actor":{{"id":"{who}","type":"support","role":"tier1"}}}}"#
             );
-            b.on_event(&Event::decode(line.as_bytes()).unwrap()).map(|f| f.details["peer_pace"].clone())
+            fire(&mut b, &Event::decode(line.as_bytes()).unwrap()).map(|f| f.details["peer_pace"].clone())
         };
         for h in 0..3 {
             for who in ["ana", "bo", "cy"] {
@@ -459,7 +488,7 @@ mod tests {
                 let line = format!(r#"{{"id":"e{i}","time":"{t}","action":"record.view","actor":{{"id":"ana","type":"support"}}}}"#);
                 let ev = Event::decode(line.as_bytes()).unwrap();
                 swept.expire(t);
-                let (a, b) = (lazy.on_event(&ev), swept.on_event(&ev));
+                let (a, b) = (fire(&mut lazy, &ev), fire(&mut swept, &ev));
                 proptest::prop_assert_eq!(a.as_ref().map(|f| &f.details), b.as_ref().map(|f| &f.details), "event {}", i);
                 let in_window = times.iter().filter(|s| **s > secs - 3600).count();
                 if let Some(f) = a {

@@ -30,15 +30,17 @@ pub struct Finding {
     pub details: serde_json::Map<String, serde_json::Value>,
 }
 
-/// What a detector reports for an event.
+/// What a detector reports for an event: a finding, or the score of a window or a baseline.
+/// [`Detector::describe`] builds a score's finding from it and the detector's state, for alerts
+/// that go out only, so a burst that keeps a window or a baseline over its threshold costs
+/// nothing more per suppressed repeat, however many events it holds. (The other detectors'
+/// findings are cheap, or rest on state that the event consumes, as a completed sequence's.)
 #[derive(Debug)]
 pub enum Hit {
     Found(Finding),
-    /// A window reached its threshold with this metric. [`Detector::describe`] builds the
-    /// finding from the window's state, for alerts that go out only: a burst that keeps a window
-    /// over its threshold costs nothing more per suppressed repeat, however many events the
-    /// window holds.
+    /// A window reached its threshold with this metric.
     Window(f64),
+    Baseline(baseline::Score),
 }
 
 impl Hit {
@@ -46,7 +48,7 @@ impl Hit {
     pub fn identity<'a>(&'a self, ev: &'a Event) -> &'a str {
         match self {
             Hit::Found(f) => &f.identity,
-            Hit::Window(_) => ev.actor_id(),
+            Hit::Window(_) | Hit::Baseline(_) => ev.actor_id(),
         }
     }
 }
@@ -134,7 +136,7 @@ impl Detector {
             Detector::OffCase(d) => out.extend(d.check(ev, view).map(Hit::Found)),
             Detector::Jit(d) => out.extend(d.check(ev, view).map(Hit::Found)),
             Detector::Window(d) => out.extend(d.on_event(ev).map(Hit::Window)),
-            Detector::Baseline(d) => out.extend(d.on_event(ev).map(Hit::Found)),
+            Detector::Baseline(d) => out.extend(d.on_event(ev).map(Hit::Baseline)),
             Detector::Sequence(d) => out.extend(d.on_event(ev).map(Hit::Found)),
         }
     }
@@ -145,7 +147,8 @@ impl Detector {
         match (hit, self) {
             (Hit::Found(f), _) => f,
             (Hit::Window(metric), Detector::Window(d)) => d.finding(ev, metric),
-            (Hit::Window(_), _) => unreachable!("only a window reports Hit::Window"),
+            (Hit::Baseline(score), Detector::Baseline(d)) => d.finding(ev, &score),
+            (Hit::Window(_) | Hit::Baseline(_), _) => unreachable!("a score is described by the detector that gave it"),
         }
     }
 
