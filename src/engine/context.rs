@@ -164,7 +164,7 @@ impl From<StoredCases> for CaseTable {
     }
 }
 
-/// An (agent, tenant) index key, borrowed: hashes as the owned key does.
+/// An (identity, tenant) key of the case and grant indexes, borrowed: hashes as the owned key does.
 #[derive(Hash)]
 struct Pair<'a>(&'a str, &'a str);
 
@@ -307,8 +307,10 @@ pub enum GrantEnd {
     Revoked,
 }
 
-/// identity -> tenant -> ids of its grants for that tenant ("" for grants valid in every tenant).
-type GrantIndex = FastMap<SmolStr, FastMap<SmolStr, BTreeSet<SmolStr>>>;
+/// (identity, tenant) -> ids of the identity's grants for that tenant ("" for grants valid in
+/// every tenant), in id order (a restored table rebuilds it from a map). Keyed like the case index, so a look-up
+/// borrows its key ([`Pair`]) and an identity with one grant costs one slot.
+type GrantIndex = FastMap<(SmolStr, SmolStr), SmallVec<[SmolStr; 1]>>;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(from = "StoredGrants")]
@@ -341,21 +343,25 @@ impl From<StoredGrants> for GrantTable {
 }
 
 fn index_grant(index: &mut GrantIndex, id: &SmolStr, g: &GrantRecord) {
-    let tenant = g.tenant.clone().unwrap_or_default();
-    index.entry(g.identity.clone()).or_default().entry(tenant).or_default().insert(id.clone());
+    let key = Pair(&g.identity, g.tenant.as_deref().unwrap_or(""));
+    match index.get_mut(&key) {
+        Some(ids) => {
+            if let Err(at) = ids.binary_search(id) {
+                ids.insert(at, id.clone());
+            }
+        }
+        None => {
+            index.insert((g.identity.clone(), SmolStr::new(key.1)), smallvec![id.clone()]);
+        }
+    }
 }
 
 fn unindex_grant(index: &mut GrantIndex, id: &str, g: &GrantRecord) {
-    let Some(tenants) = index.get_mut(g.identity.as_str()) else { return };
-    let tenant = g.tenant.as_deref().unwrap_or_default();
-    if let Some(ids) = tenants.get_mut(tenant) {
-        ids.remove(id);
-        if ids.is_empty() {
-            tenants.remove(tenant);
-        }
-    }
-    if tenants.is_empty() {
-        index.remove(g.identity.as_str());
+    let key = Pair(&g.identity, g.tenant.as_deref().unwrap_or(""));
+    let Some(ids) = index.get_mut(&key) else { return };
+    ids.retain(|i| i != id);
+    if ids.is_empty() {
+        index.remove(&key);
     }
 }
 
@@ -403,9 +409,8 @@ impl GrantTable {
         identity: &str,
         tenant: Option<&str>,
     ) -> impl Iterator<Item = (&'a str, &'a GrantRecord)> + 'a {
-        let tenants = self.by_identity.get(identity);
-        let own = tenant.filter(|t| !t.is_empty()).and_then(|t| tenants?.get(t));
-        let every = tenants.and_then(|ts| ts.get(""));
+        let every = self.by_identity.get(&Pair(identity, ""));
+        let own = tenant.filter(|t| !t.is_empty()).and_then(|t| self.by_identity.get(&Pair(identity, t)));
         every.into_iter().chain(own).flatten().filter_map(|id| self.grants.get(id).map(|g| (id.as_str(), g)))
     }
 
